@@ -1,0 +1,78 @@
+# Thin wrapper: bootstraps .venv, then calls Invoke (tasks.py), which calls ephemera.
+# Values such as ENV reach the recipes through the environment ("$$ENV"), never
+# through make's text substitution, so they are never parsed by a shell.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.installed
+INV := $(VENV)/bin/invoke
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+export ENV HOURS REASON AUTO_APPROVE DRY_RUN MAX_DESTROYS
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "ephemera needs Python 3.11+ ($(PYTHON) is older)" >&2; exit 2; }
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	@echo "installing dependencies into $(VENV) …"
+	@$(VENV)/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+$(CHECKOV_STAMP): requirements/checkov.txt
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	@echo "installing checkov into $(CHECKOV_VENV) …"
+	@$(CHECKOV_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements/checkov.txt
+	@touch $(CHECKOV_STAMP)
+
+.PHONY: help setup deploy plan destroy status outputs history validate schema test lint bench clean
+help: ## Show this list of targets
+	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
+
+setup: $(STAMP) $(CHECKOV_STAMP) ## Create .venv and install dependencies (runs automatically)
+
+define need_env
+	@test -n "$$ENV" || { echo "usage: make $@ ENV=<name>  (environments are listed by 'make status')" >&2; exit 2; }
+endef
+
+deploy: $(STAMP) ## Validate, render, plan and apply ENV=<name>
+	$(need_env)
+	@$(INV) deploy --env "$$ENV"
+
+plan: $(STAMP) ## Show what a deploy of ENV=<name> would change
+	$(need_env)
+	@$(INV) plan --env "$$ENV"
+
+destroy: $(STAMP) ## Destroy ENV=<name> (asks first; AUTO_APPROVE=1 skips the question)
+	$(need_env)
+	@$(INV) destroy --env "$$ENV"
+
+status: $(STAMP) ## Show every environment: status, expiry, url, health
+	@$(INV) status
+
+outputs: $(STAMP) ## Print the stack outputs of ENV=<name> as JSON
+	$(need_env)
+	@$(INV) outputs --env "$$ENV" --json
+
+history: $(STAMP) ## List the runs (plan/apply/destroy) of ENV=<name>
+	$(need_env)
+	@$(INV) history --env "$$ENV"
+
+validate: $(STAMP) ## Validate every environment file (or ENV=<name>)
+	@$(INV) validate $${ENV:+--env "$$ENV"}
+
+schema: $(STAMP) ## Regenerate schemas/stacks/*.schema.json from the stacks' variables.tf
+	@$(INV) schema
+
+lint: $(STAMP) ## Run ruff
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+
+test: $(STAMP) $(CHECKOV_STAMP) ## Run ruff and the whole test suite
+	@$(MAKE) --no-print-directory lint
+	@$(VENV)/bin/python -m pytest -q
+
+bench: $(STAMP) ## Run the benchmarks and print the ratios
+	@$(VENV)/bin/python -m benchmarks
+
+clean: ## Remove .venv and .ephemera (leases, state and rendered files!)
+	rm -rf $(VENV) .ephemera

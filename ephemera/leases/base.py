@@ -1,0 +1,106 @@
+"""The lease and run-record types, and the store interface both backends follow."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from ephemera.errors import EphemeraError
+
+DEPLOYING = "deploying"
+ACTIVE = "active"
+DESTROYING = "destroying"
+DESTROYED = "destroyed"
+FAILED = "failed"
+STATUSES = (DEPLOYING, ACTIVE, DESTROYING, DESTROYED, FAILED)
+
+
+class LeaseConflict(EphemeraError):
+    """A compare-and-swap lost: someone else changed the lease first."""
+
+
+@dataclass(frozen=True)
+class Lease:
+    env: str
+    target: str
+    stack: str
+    owner: str
+    status: str
+    created_at: datetime
+    applied_at: datetime | None = None
+    expires_at: datetime | None = None
+    protected: bool = False
+    warnings_sent: tuple[str, ...] = ()
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    outputs: dict[str, Any] = field(default_factory=dict)
+    last_run_id: str | None = None
+    status_reason: str | None = None
+    status_changed_at: datetime | None = None
+    version: int = 0
+
+    def evolve(self, **changes: Any) -> Lease:
+        """A copy with `changes`; the store bumps `version` when it writes it."""
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One plan, apply, destroy or extension of an environment."""
+
+    id: str
+    env: str
+    op: str
+    actor: str
+    commit: str | None
+    started_at: datetime
+    ended_at: datetime | None = None
+    result: str = "running"
+    added: int = 0
+    changed: int = 0
+    destroyed: int = 0
+    log_path: str | None = None
+    detail: str | None = None
+
+
+class LeaseStore(ABC):
+    """Leases keyed by environment name, and the run history."""
+
+    @abstractmethod
+    def get(self, env: str) -> Lease | None: ...
+
+    @abstractmethod
+    def create(self, lease: Lease) -> Lease:
+        """Insert a new lease (version 1); LeaseConflict if one exists."""
+
+    @abstractmethod
+    def update(self, lease: Lease) -> Lease:
+        """Write `lease` if the stored version still equals `lease.version`.
+
+        Returns the written lease with version + 1; LeaseConflict otherwise.
+        """
+
+    @abstractmethod
+    def list(self) -> list[Lease]:
+        """Every lease, sorted by env."""
+
+    @abstractmethod
+    def due(self, statuses: tuple[str, ...], before: datetime) -> list[Lease]:
+        """Leases in `statuses` whose expires_at is at or before `before`."""
+
+    @abstractmethod
+    def add_run(self, run: RunRecord) -> None: ...
+
+    @abstractmethod
+    def finish_run(self, run: RunRecord) -> None:
+        """Overwrite the record with id `run.id` (end time, result, counts)."""
+
+    @abstractmethod
+    def runs(self, env: str, limit: int = 50) -> list[RunRecord]:
+        """The most recent runs of `env`, newest first."""
+
+    def put(self, lease: Lease) -> Lease:
+        """Create or compare-and-swap update, depending on `lease.version`."""
+        return self.create(lease) if lease.version == 0 else self.update(lease)

@@ -1,0 +1,110 @@
+"""Where things live: the project tree (environments, stacks, templates) and the
+runtime tree under `.ephemera/` (rendered files, state, leases, run logs).
+
+`EPHEMERA_ROOT` moves the project root (default: the directory holding
+`environments/` above the current directory); `EPHEMERA_HOME` moves the runtime
+tree (default `<root>/.ephemera`).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ephemera.errors import UsageError
+
+
+def _find_root(start: Path) -> Path:
+    for candidate in (start, *start.parents):
+        if (candidate / "environments").is_dir() and (candidate / "terraform").is_dir():
+            return candidate
+    raise UsageError(
+        f"{start}: not inside an Ephemera project (no environments/ and terraform/ "
+        "found here or above); set EPHEMERA_ROOT"
+    )
+
+
+@dataclass(frozen=True)
+class Project:
+    root: Path
+    home: Path
+
+    @classmethod
+    def discover(cls, root: Path | None = None, home: Path | None = None) -> Project:
+        if root is None:
+            env_root = os.environ.get("EPHEMERA_ROOT")
+            root = Path(env_root) if env_root else _find_root(Path.cwd())
+        root = root.resolve()
+        if home is None:
+            env_home = os.environ.get("EPHEMERA_HOME")
+            home = Path(env_home) if env_home else root / ".ephemera"
+        return cls(root=root, home=home.resolve())
+
+    # project tree
+    @property
+    def environments_dir(self) -> Path:
+        return self.root / "environments"
+
+    @property
+    def defaults_file(self) -> Path:
+        return self.environments_dir / "_defaults.yaml"
+
+    def environment_file(self, env: str) -> Path:
+        return self.environments_dir / f"{env}.yaml"
+
+    @property
+    def stacks_dir(self) -> Path:
+        return self.root / "terraform" / "stacks"
+
+    def stack_dir(self, stack: str) -> Path:
+        return self.stacks_dir / stack
+
+    @property
+    def templates_dir(self) -> Path:
+        return self.root / "templates"
+
+    @property
+    def schemas_dir(self) -> Path:
+        return self.root / "schemas"
+
+    def relative(self, path: Path) -> str:
+        """`path` relative to the project root when inside it, for messages."""
+        try:
+            return str(path.resolve().relative_to(self.root))
+        except ValueError:
+            return str(path)
+
+    # runtime tree
+    def work_dir(self, env: str) -> Path:
+        return self.home / "work" / env
+
+    def state_dir(self, env: str) -> Path:
+        return self.home / "state" / env
+
+    def runtime_dir(self, env: str) -> Path:
+        """Pidfiles and logs of processes a local stack starts."""
+        return self.home / "run" / env
+
+    def runs_dir(self, env: str) -> Path:
+        return self.home / "runs" / env
+
+    @property
+    def leases_db(self) -> Path:
+        return self.home / "leases.db"
+
+    @property
+    def plugin_cache(self) -> Path:
+        return self.home / "plugin-cache"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    def known_environments(self) -> list[str]:
+        """Names of the environment files, `_defaults.yaml` excluded, sorted."""
+        if not self.environments_dir.is_dir():
+            return []
+        return sorted(
+            p.stem for p in self.environments_dir.glob("*.yaml") if not p.name.startswith("_")
+        )
