@@ -1,0 +1,178 @@
+"""User-facing commands: what each Invoke task does, with its printing.
+
+`run()` is the one top-level handler: an EphemeraError becomes its message and
+exit code; anything else is unexpected (exit 3): one line on screen, the
+traceback in `.ephemera/logs/`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from ephemera import config, lifecycle, stackvars
+from ephemera.errors import EXIT_UNEXPECTED, EphemeraError, UsageError
+from ephemera.leases import LeaseStore, SqliteLeaseStore
+from ephemera.project import Project
+from ephemera.status import format_table, status_rows
+from ephemera.ttl import format_remaining, system_clock
+
+T = TypeVar("T")
+
+
+class CommandExit(Exception):
+    """Carries a message and exit code to the CLI layer (Invoke's Exit)."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+def run(action: Callable[[], T]) -> T:
+    try:
+        return action()
+    except EphemeraError as exc:
+        raise CommandExit(exc.message, exc.exit_code) from None
+    except KeyboardInterrupt:
+        raise CommandExit("interrupted", 130) from None
+    except Exception as exc:  # noqa: BLE001 - the top-level handler
+        raise CommandExit(_report_unexpected(exc), EXIT_UNEXPECTED) from None
+
+
+def _report_unexpected(exc: Exception) -> str:
+    try:
+        logs = Project.discover().logs_dir
+    except EphemeraError:
+        logs = None
+    if logs is None:
+        return f"unexpected error: {exc!r}"
+    logs.mkdir(parents=True, exist_ok=True)
+    path = logs / f"crash-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%fZ')}.log"
+    path.write_text("".join(traceback.format_exception(exc)))
+    return f"unexpected error: {exc!r} (traceback in {path})"
+
+
+def context() -> lifecycle.Context:
+    project = Project.discover()
+    return lifecycle.Context(project=project, store=open_store(project))
+
+
+def open_store(project: Project) -> LeaseStore:
+    return SqliteLeaseStore(project.leases_db)
+
+
+def require_env(env: str) -> str:
+    if not env:
+        raise UsageError("missing --env NAME (environments are listed by 'invoke status')")
+    return env
+
+
+def print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
+# ------------------------------------------------------------------ commands
+
+
+def validate(env: str = "") -> None:
+    project = Project.discover()
+    names = [env] if env else None
+    if env:
+        config.load_environment(project, env)
+        environments = [env]
+    else:
+        environments = [e.name for e in config.validate_environments(project, names)]
+    print(f"ok: {len(environments)} environment(s) valid: {', '.join(environments) or '-'}")
+
+
+def write_schemas() -> None:
+    project = Project.discover()
+    for path in stackvars.write_stack_schemas(project):
+        print(f"wrote {project.relative(path)}")
+
+
+def plan(env: str) -> None:
+    lifecycle.plan(context(), require_env(env))
+
+
+def deploy(env: str) -> None:
+    ctx = context()
+    result = lifecycle.deploy(ctx, require_env(env))
+    lease = result.lease
+    url = lease.outputs.get("url")
+    expires = lease.expires_at
+    assert expires is not None
+    print(f"\n{lease.env} is active.")
+    if url:
+        print(f"  url:      {url}")
+    remaining = format_remaining(expires - ctx.clock())
+    print(f"  expires:  {expires.isoformat(timespec='minutes')} (in {remaining})")
+    print(f"  extend:   make extend-ttl ENV={lease.env} HOURS=4")
+
+
+def confirm_destroy(env: str, yes: bool) -> None:
+    if yes or os.environ.get("AUTO_APPROVE") in ("1", "true", "yes"):
+        return
+    if not sys.stdin.isatty():
+        raise UsageError(
+            f"{env}: refusing to destroy without confirmation: no terminal to ask; "
+            "pass --yes (make: AUTO_APPROVE=1)"
+        )
+    answer = input(
+        f"Destroy environment '{env}' and everything in its state? Type its name to confirm: "
+    )
+    if answer.strip() != env:
+        raise UsageError(f"{env}: not confirmed; nothing destroyed")
+
+
+def destroy(env: str, yes: bool = False) -> None:
+    ctx = context()
+    require_env(env)
+    if not ctx.project.environment_file(env).exists() and ctx.store.get(env) is None:
+        config.load_environment(ctx.project, env)  # the unknown-env error, with suggestions
+    confirm_destroy(env, yes)
+    lifecycle.destroy(ctx, env)
+
+
+def status(as_json: bool = False) -> None:
+    ctx = context()
+    rows = status_rows(ctx.project, ctx.store, system_clock())
+    if as_json:
+        print_json([row.to_json() for row in rows])
+    else:
+        print(format_table(rows))
+
+
+def outputs(env: str, as_json: bool = True) -> None:
+    ctx = context()
+    require_env(env)
+    lease = ctx.store.get(env)
+    if lease is None:
+        config.load_environment(ctx.project, env)
+        raise UsageError(f"{env}: not deployed (no lease); run 'make deploy ENV={env}'")
+    if as_json:
+        print_json(lease.outputs)
+    else:
+        for key, value in sorted(lease.outputs.items()):
+            print(f"{key} = {json.dumps(value)}")
+
+
+def history(env: str, as_json: bool = False) -> None:
+    ctx = context()
+    runs = ctx.store.runs(require_env(env))
+    if as_json:
+        print_json([run.__dict__ for run in runs])
+        return
+    if not runs:
+        print(f"{env}: no runs recorded")
+    for run in runs:
+        counts = f"+{run.added} ~{run.changed} -{run.destroyed}"
+        detail = f"  {run.detail}" if run.detail else ""
+        started = run.started_at.isoformat(timespec="seconds")
+        print(f"{started}  {run.op:<8} {run.result:<11} {counts:<10} {run.actor}  {run.id}{detail}")

@@ -1,0 +1,364 @@
+"""The lifecycle of an environment: plan, deploy, destroy, and what is live.
+
+deploy = validate → render → init → plan → (gate) → lease deploying → apply the
+saved plan → lease active. Nothing is applied unless every step before passed,
+and a plan is applied only if the inputs it was made from are unchanged.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from ephemera import config, stackvars
+from ephemera.errors import EphemeraError, UsageError
+from ephemera.leases import (
+    ACTIVE,
+    DEPLOYING,
+    DESTROYED,
+    DESTROYING,
+    FAILED,
+    Lease,
+    LeaseConflict,
+    LeaseStore,
+)
+from ephemera.model import Environment
+from ephemera.project import Project
+from ephemera.render import Rendered, current_digest, render, rendered_from_disk, write_private
+from ephemera.runs import RunLog, recorded_run
+from ephemera.terraform import Echo, Terraform, echo_stdout
+from ephemera.ttl import Clock, renewed_expiry, system_clock
+
+PLAN_FILE = "plan.bin"
+PLAN_JSON = "plan.json"
+PLAN_DIGEST = "plan.sha256"
+
+
+@dataclass
+class Context:
+    """What every lifecycle operation needs; tests pass their own clock and echo."""
+
+    project: Project
+    store: LeaseStore
+    clock: Clock = system_clock
+    echo: Echo = echo_stdout
+
+    def say(self, text: str) -> None:
+        self.echo(text + "\n")
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    env: str
+    added: int
+    changed: int
+    destroyed: int
+    plan_json: Path
+    digest: str
+    resources: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.added or self.changed or self.destroyed)
+
+    def counts_text(self) -> str:
+        return f"+{self.added} ~{self.changed} -{self.destroyed}"
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    lease: Lease
+    plan: PlanSummary
+    applied: bool
+
+
+def terraform_for(ctx: Context, env_name: str) -> Terraform:
+    work_dir = ctx.project.work_dir(env_name)
+    return Terraform(
+        data_dir=work_dir / "tfdata",
+        plugin_cache=ctx.project.plugin_cache,
+        extra_env={"EPHEMERA_PYTHON": sys.executable},
+        echo=ctx.echo,
+    )
+
+
+def prepare(ctx: Context, name: str) -> tuple[Environment, Rendered]:
+    """Validate and render: nothing is written unless the environment is valid."""
+    env = config.load_environment(ctx.project, name)
+    declared = set(stackvars.read_stack_variables(ctx.project.stack_dir(env.stack)))
+    return env, render(env, ctx.project, declared)
+
+
+def init(ctx: Context, rendered: Rendered, log: IO[str]) -> None:
+    ctx.say(f"==> {rendered.env}: terraform init")
+    terraform_for(ctx, rendered.env).run(
+        ["init", "-input=false", "-no-color", f"-backend-config={rendered.backend_config}"],
+        cwd=rendered.root_dir,
+        log=log,
+        quiet=True,
+        where=f"{rendered.env}: init",
+    )
+
+
+def make_plan(
+    ctx: Context, rendered: Rendered, log: IO[str], *, destroy: bool = False
+) -> PlanSummary:
+    """terraform plan -out plan.bin, then show -json → plan.json (both 0600)."""
+    ctx.say(f"==> {rendered.env}: terraform plan{' -destroy' if destroy else ''}")
+    terraform = terraform_for(ctx, rendered.env)
+    plan_file = rendered.work_dir / PLAN_FILE
+    args = [
+        "plan",
+        "-input=false",
+        "-no-color",
+        f"-out={plan_file}",
+        f"-var-file={rendered.tfvars}",
+    ]
+    if destroy:
+        args.append("-destroy")
+    terraform.run(args, cwd=rendered.root_dir, log=log, where=f"{rendered.env}: plan")
+    plan_file.chmod(0o600)
+    shown = terraform.run(
+        ["show", "-json", "-no-color", str(plan_file)],
+        cwd=rendered.root_dir,
+        quiet=True,
+        where=f"{rendered.env}: show",
+    )
+    plan_json = rendered.work_dir / PLAN_JSON
+    write_private(plan_json, shown.stdout)
+    write_private(rendered.work_dir / PLAN_DIGEST, rendered.digest + "\n")
+    return summarize_plan(rendered.env, json.loads(shown.stdout), plan_json, rendered.digest)
+
+
+def summarize_plan(env: str, plan: dict[str, Any], plan_json: Path, digest: str) -> PlanSummary:
+    added = changed = destroyed = 0
+    for change in plan.get("resource_changes", []):
+        actions = change.get("change", {}).get("actions", [])
+        added += "create" in actions
+        destroyed += "delete" in actions
+        changed += actions == ["update"]
+    return PlanSummary(
+        env, added, changed, destroyed, plan_json, digest, plan.get("resource_changes", [])
+    )
+
+
+def plan(ctx: Context, name: str) -> PlanSummary:
+    env, rendered = prepare(ctx, name)
+    with recorded_run(ctx.project, ctx.store, env.name, "plan", ctx.clock) as run:
+        init(ctx, rendered, run.log)
+        summary = make_plan(ctx, rendered, run.log)
+        run.counts(summary.added, summary.changed, summary.destroyed)
+    ctx.say(f"==> {env.name}: plan {summary.counts_text()} (saved {summary.plan_json})")
+    return summary
+
+
+Gate = Callable[[Environment, PlanSummary], None]
+
+
+def deploy(ctx: Context, name: str, gate: Gate | None = None) -> DeployResult:
+    """Plan, pass the gate, apply the saved plan, and create or renew the lease."""
+    env, rendered = prepare(ctx, name)
+    with recorded_run(ctx.project, ctx.store, env.name, "apply", ctx.clock) as run:
+        init(ctx, rendered, run.log)
+        summary = make_plan(ctx, rendered, run.log)
+        run.counts(summary.added, summary.changed, summary.destroyed)
+        if gate is not None:
+            gate(env, summary)
+        lease = _mark_deploying(ctx, env, run)
+        applied = summary.has_changes
+        if applied:
+            apply_saved_plan(ctx, rendered, run)
+        else:
+            ctx.say(f"==> {env.name}: no changes, nothing to apply")
+        lease = _mark_active(ctx, env, lease, read_outputs(ctx, rendered), run)
+    return DeployResult(lease, summary, applied)
+
+
+def apply_saved_plan(ctx: Context, rendered: Rendered, run: RunLog) -> None:
+    recorded = (rendered.work_dir / PLAN_DIGEST).read_text().strip()
+    if current_digest(rendered) != recorded:
+        raise EphemeraError(
+            f"{rendered.env}: the rendered inputs changed after the plan was made; "
+            "run the deploy again to plan them"
+        )
+    ctx.say(f"==> {rendered.env}: terraform apply")
+    terraform_for(ctx, rendered.env).run(
+        ["apply", "-input=false", "-no-color", "-auto-approve", str(rendered.work_dir / PLAN_FILE)],
+        cwd=rendered.root_dir,
+        log=run.log,
+        where=f"{rendered.env}: apply",
+    )
+
+
+def read_outputs(ctx: Context, rendered: Rendered) -> dict[str, Any]:
+    """The stack outputs as {name: value}."""
+    shown = terraform_for(ctx, rendered.env).run(
+        ["output", "-json", "-no-color"],
+        cwd=rendered.root_dir,
+        quiet=True,
+        where=f"{rendered.env}: output",
+    )
+    return {key: item.get("value") for key, item in json.loads(shown.stdout or "{}").items()}
+
+
+def _mark_deploying(ctx: Context, env: Environment, run: RunLog) -> Lease:
+    now = ctx.clock()
+    lease = ctx.store.get(env.name)
+    if lease is not None and lease.status == DESTROYING:
+        raise EphemeraError(f"{env.name}: the environment is being destroyed; deploy it after that")
+    if lease is None or lease.status == DESTROYED:
+        fresh = Lease(
+            env=env.name,
+            target=env.target,
+            stack=env.stack,
+            owner=env.owner,
+            status=DEPLOYING,
+            created_at=now,
+            protected=env.protected,
+            last_run_id=run.record.id,
+            status_changed_at=now,
+            version=0 if lease is None else lease.version,
+        )
+        return ctx.store.put(fresh)
+    return ctx.store.update(
+        lease.evolve(
+            status=DEPLOYING,
+            owner=env.owner,
+            stack=env.stack,
+            target=env.target,
+            protected=env.protected,
+            last_run_id=run.record.id,
+            status_changed_at=now,
+            status_reason=None,
+        )
+    )
+
+
+def _mark_active(
+    ctx: Context, env: Environment, lease: Lease, outputs: dict[str, Any], run: RunLog
+) -> Lease:
+    now = ctx.clock()
+    while True:
+        try:
+            return ctx.store.update(
+                lease.evolve(
+                    status=ACTIVE,
+                    applied_at=now,
+                    expires_at=renewed_expiry(lease.expires_at, env.ttl, now),
+                    outputs=outputs,
+                    attempts=0,
+                    next_attempt_at=None,
+                    status_reason="deployed",
+                    status_changed_at=now,
+                    last_run_id=run.record.id,
+                )
+            )
+        except LeaseConflict:
+            # e.g. an extend-ttl landed meanwhile: re-read and keep its expiry.
+            current = ctx.store.get(env.name)
+            if current is None:
+                raise
+            lease = current
+
+
+# ---------------------------------------------------------------- destroy
+
+
+def destroy(
+    ctx: Context, name: str, *, reason: str = "destroyed by request", claimed: bool = False
+) -> list[str]:
+    """terraform destroy; returns the resources still in the state (empty = clean).
+
+    Works for an orphan (its environment file deleted) from the last rendered
+    work directory. `claimed`: the janitor already moved the lease to destroying.
+    """
+    lease = ctx.store.get(name)
+    rendered = _rendered_for_destroy(ctx, name, lease)
+    if lease is not None and not claimed:
+        lease = _claim_for_destroy(ctx, lease, reason)
+    with recorded_run(ctx.project, ctx.store, name, "destroy", ctx.clock) as run:
+        try:
+            init(ctx, rendered, run.log)
+            ctx.say(f"==> {name}: terraform destroy")
+            terraform_for(ctx, name).run(
+                [
+                    "destroy",
+                    "-input=false",
+                    "-no-color",
+                    "-auto-approve",
+                    f"-var-file={rendered.tfvars}",
+                ],
+                cwd=rendered.root_dir,
+                log=run.log,
+                where=f"{name}: destroy",
+            )
+            leftovers = state_resources(ctx, rendered)
+        except EphemeraError as exc:
+            _record_destroy_result(
+                ctx, name, FAILED, f"destroy failed: {exc.message.splitlines()[0]}"
+            )
+            raise
+        run.note(reason)
+        if leftovers:
+            _record_destroy_result(
+                ctx, name, FAILED, f"{len(leftovers)} resources remain in the state"
+            )
+            raise EphemeraError(
+                f"{name}: destroy left resources in the state: {', '.join(leftovers)}"
+            )
+        _record_destroy_result(ctx, name, DESTROYED, reason)
+    ctx.say(f"==> {name}: destroyed; the state holds no resources")
+    return leftovers
+
+
+def _rendered_for_destroy(ctx: Context, name: str, lease: Lease | None) -> Rendered:
+    if ctx.project.environment_file(name).exists():
+        return prepare(ctx, name)[1]
+    if lease is None:
+        config.load_environment(ctx.project, name)  # raises the unknown-env error
+    rendered = rendered_from_disk(ctx.project, name, lease.stack if lease else "")
+    if rendered is None:
+        raise UsageError(
+            f"{name}: the environment file is gone and nothing was rendered for it; "
+            f"restore environments/{name}.yaml to destroy it"
+        )
+    return rendered
+
+
+def _claim_for_destroy(ctx: Context, lease: Lease, reason: str) -> Lease:
+    if lease.status == DESTROYING:
+        raise EphemeraError(f"{lease.env}: a destroy is already running (status destroying)")
+    return ctx.store.update(
+        lease.evolve(status=DESTROYING, status_reason=reason, status_changed_at=ctx.clock())
+    )
+
+
+def _record_destroy_result(ctx: Context, name: str, status: str, reason: str) -> None:
+    while True:
+        lease = ctx.store.get(name)
+        if lease is None:
+            return
+        try:
+            changes: dict[str, Any] = {
+                "status": status,
+                "status_reason": reason,
+                "status_changed_at": ctx.clock(),
+            }
+            if status == DESTROYED:
+                changes["outputs"] = {}
+            ctx.store.update(lease.evolve(**changes))
+            return
+        except LeaseConflict:
+            continue
+
+
+def state_resources(ctx: Context, rendered: Rendered) -> list[str]:
+    """Addresses of the managed resources still in the state."""
+    listed = terraform_for(ctx, rendered.env).run(
+        ["state", "list"], cwd=rendered.root_dir, quiet=True, where=f"{rendered.env}: state list"
+    )
+    return [line for line in listed.stdout.splitlines() if line and not line.startswith("data.")]

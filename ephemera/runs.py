@@ -1,0 +1,89 @@
+"""Run records: who ran what, when, with which result, and where its log is."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import secrets
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import datetime
+from pathlib import Path
+from typing import IO
+
+from ephemera.leases import LeaseStore, RunRecord
+from ephemera.project import Project
+from ephemera.ttl import Clock
+
+
+def current_actor() -> str:
+    """EPHEMERA_ACTOR, else CI's actor, else the local user name."""
+    return os.environ.get("EPHEMERA_ACTOR") or os.environ.get("GITHUB_ACTOR") or _safe_user()
+
+
+def _safe_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
+def current_commit(root: Path) -> str | None:
+    """The checked-out commit of the project, or None outside git."""
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+def new_run_id(op: str, now: datetime) -> str:
+    return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{op}-{secrets.token_hex(3)}"
+
+
+class RunLog:
+    """An open run: its record (updated as it goes) and its log file."""
+
+    def __init__(self, record: RunRecord, log: IO[str]) -> None:
+        self.record = record
+        self.log = log
+
+    def counts(self, added: int, changed: int, destroyed: int) -> None:
+        self.record = replace(self.record, added=added, changed=changed, destroyed=destroyed)
+
+    def note(self, detail: str) -> None:
+        self.record = replace(self.record, detail=detail)
+
+
+@contextmanager
+def recorded_run(
+    project: Project, store: LeaseStore, env: str, op: str, clock: Clock
+) -> Iterator[RunLog]:
+    """Open a run record and log; on exit store the end time and the result."""
+    started = clock()
+    run_id = new_run_id(op, started)
+    log_path = project.runs_dir(env) / f"{run_id}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    record = RunRecord(
+        id=run_id,
+        env=env,
+        op=op,
+        actor=current_actor(),
+        commit=current_commit(project.root),
+        started_at=started,
+        log_path=str(log_path),
+    )
+    store.add_run(record)
+    with log_path.open("a") as log:
+        run = RunLog(record, log)
+        try:
+            yield run
+        except BaseException as exc:
+            result = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+            store.finish_run(replace(run.record, ended_at=clock(), result=result))
+            raise
+        store.finish_run(replace(run.record, ended_at=clock(), result="ok"))

@@ -1,0 +1,95 @@
+"""What is live: one row per environment (leases plus environment files)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from ephemera.health import health_url, is_healthy
+from ephemera.leases import ACTIVE, DESTROYED, Lease, LeaseStore
+from ephemera.project import Project
+from ephemera.ttl import format_remaining
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    env: str
+    status: str
+    stack: str | None
+    target: str | None
+    owner: str | None
+    expires_at: str | None
+    expires_in: str | None
+    url: str | None
+    healthy: bool | None
+    orphan: bool
+    reason: str | None
+    changed_at: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def status_rows(
+    project: Project, store: LeaseStore, now: datetime, check_health: bool = True
+) -> list[StatusRow]:
+    leases = {lease.env: lease for lease in store.list()}
+    names = sorted(set(leases) | set(project.known_environments()))
+    return [_row(project, name, leases.get(name), now, check_health) for name in names]
+
+
+def _row(
+    project: Project, name: str, lease: Lease | None, now: datetime, check_health: bool
+) -> StatusRow:
+    has_file = project.environment_file(name).exists()
+    if lease is None:
+        return StatusRow(
+            name, "not deployed", None, None, None, None, None, None, None, False, None, None
+        )
+    live = lease.status != DESTROYED
+    url = lease.outputs.get("url") if live else None
+    healthy = (
+        is_healthy(health_url(lease.outputs)) if check_health and lease.status == ACTIVE else None
+    )
+    return StatusRow(
+        env=name,
+        status=lease.status,
+        stack=lease.stack,
+        target=lease.target,
+        owner=lease.owner,
+        expires_at=lease.expires_at.isoformat() if lease.expires_at and live else None,
+        expires_in=format_remaining(lease.expires_at - now) if lease.expires_at and live else None,
+        url=url if isinstance(url, str) else None,
+        healthy=healthy,
+        orphan=not has_file and live,
+        reason=lease.status_reason,
+        changed_at=lease.status_changed_at.isoformat() if lease.status_changed_at else None,
+    )
+
+
+def format_table(rows: list[StatusRow]) -> str:
+    headers = ["ENV", "STATUS", "STACK", "TARGET", "OWNER", "EXPIRES IN", "URL", "HEALTH"]
+    lines = [headers]
+    for row in rows:
+        status = row.status + (" (orphan: env file deleted)" if row.orphan else "")
+        if row.status == DESTROYED and row.changed_at:
+            status += f" at {row.changed_at[:16]}Z: {row.reason or ''}".rstrip(": ")
+        health = {True: "healthy", False: "unhealthy", None: "-"}[row.healthy]
+        lines.append(
+            [
+                row.env,
+                status,
+                row.stack or "-",
+                row.target or "-",
+                row.owner or "-",
+                row.expires_in or "-",
+                row.url or "-",
+                health,
+            ]
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(headers))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
+        for line in lines
+    )

@@ -1,0 +1,67 @@
+"""Invoke tasks: thin, typed entry points; the logic lives in `ephemera.commands`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from invoke import Context, Exit, task
+
+from ephemera import commands
+
+ENV_HELP = {"env": "environment name (a file environments/<name>.yaml)"}
+
+
+def _run(action: Callable[[], Any]) -> None:
+    try:
+        commands.run(action)
+    except commands.CommandExit as exc:
+        raise Exit(exc.message, code=exc.code) from None
+
+
+@task(help={"env": "validate only this environment"})
+def validate(c: Context, env: str = "") -> None:
+    """Validate environment files: structure, schema, stack variables, rules."""
+    _run(lambda: commands.validate(env))
+
+
+@task
+def schema(c: Context) -> None:
+    """Write schemas/stacks/<stack>.schema.json from each stack's variables.tf."""
+    _run(commands.write_schemas)
+
+
+@task(help=ENV_HELP)
+def plan(c: Context, env: str = "") -> None:
+    """Validate, render, init and plan an environment."""
+    _run(lambda: commands.plan(env))
+
+
+@task(help=ENV_HELP)
+def deploy(c: Context, env: str = "") -> None:
+    """Validate, render, plan, check and apply an environment; creates or renews its lease."""
+    _run(lambda: commands.deploy(env))
+
+
+@task(help={**ENV_HELP, "yes": "do not ask for confirmation (also AUTO_APPROVE=1)"})
+def destroy(c: Context, env: str = "", yes: bool = False) -> None:
+    """Destroy an environment and mark its lease destroyed."""
+    _run(lambda: commands.destroy(env, yes))
+
+
+@task(name="status", help={"json": "print a JSON list instead of a table"})
+def status_(c: Context, json: bool = False) -> None:
+    """Show every environment: status, stack, target, owner, expiry, url, health."""
+    _run(lambda: commands.status(json))
+
+
+@task(help={**ENV_HELP, "json": "print a JSON object (the default for scripts)"})
+def outputs(c: Context, env: str = "", json: bool = False) -> None:
+    """Print the stack outputs of an environment."""
+    _run(lambda: commands.outputs(env, json))
+
+
+@task(help={**ENV_HELP, "json": "print a JSON list"})
+def history(c: Context, env: str = "", json: bool = False) -> None:
+    """List the recorded runs (plan, apply, destroy, extend) of an environment."""
+    _run(lambda: commands.history(env, json))
