@@ -65,3 +65,9 @@ def outputs(c: Context, env: str = "", json: bool = False) -> None:
 def history(c: Context, env: str = "", json: bool = False) -> None:
     """List the recorded runs (plan, apply, destroy, extend) of an environment."""
     _run(lambda: commands.history(env, json))
+
+
+@task(help={**ENV_HELP, "yes": "do not ask for confirmation (also AUTO_APPROVE=1)"})
+def unlock(c: Context, env: str = "", yes: bool = False) -> None:
+    """Show who holds an environment's state lock and force-unlock it after confirmation."""
+    _run(lambda: commands.unlock(env, yes))

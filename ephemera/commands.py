@@ -116,19 +116,17 @@ def deploy(env: str) -> None:
     print(f"  extend:   make extend-ttl ENV={lease.env} HOURS=4")
 
 
-def confirm_destroy(env: str, yes: bool) -> None:
+def ask(env: str, yes: bool, action: str, question: str) -> None:
+    """Confirmation by typing the env name; refused outright with no terminal to ask."""
     if yes or os.environ.get("AUTO_APPROVE") in ("1", "true", "yes"):
         return
     if not sys.stdin.isatty():
         raise UsageError(
-            f"{env}: refusing to destroy without confirmation: no terminal to ask; "
+            f"{env}: refusing to {action} without confirmation: no terminal to ask; "
             "pass --yes (make: AUTO_APPROVE=1)"
         )
-    answer = input(
-        f"Destroy environment '{env}' and everything in its state? Type its name to confirm: "
-    )
-    if answer.strip() != env:
-        raise UsageError(f"{env}: not confirmed; nothing destroyed")
+    if input(f"{question}: ").strip() != env:
+        raise UsageError(f"{env}: not confirmed; nothing done")
 
 
 def destroy(env: str, yes: bool = False) -> None:
@@ -136,7 +134,7 @@ def destroy(env: str, yes: bool = False) -> None:
     require_env(env)
     if not ctx.project.environment_file(env).exists() and ctx.store.get(env) is None:
         config.load_environment(ctx.project, env)  # the unknown-env error, with suggestions
-    confirm_destroy(env, yes)
+    ask(env, yes, "destroy", f"Destroy '{env}' and everything in its state? Type its name")
     lifecycle.destroy(ctx, env)
 
 
@@ -176,3 +174,17 @@ def history(env: str, as_json: bool = False) -> None:
         detail = f"  {run.detail}" if run.detail else ""
         started = run.started_at.isoformat(timespec="seconds")
         print(f"{started}  {run.op:<8} {run.result:<11} {counts:<10} {run.actor}  {run.id}{detail}")
+
+
+def unlock(env: str, yes: bool = False) -> None:
+    ctx = context()
+    lock = lifecycle.find_lock(ctx, require_env(env))
+    if lock is None:
+        print(f"{env}: the state is not locked")
+        return
+    print(
+        f"{env}: locked by {lock.get('Who', '?')} ({lock.get('Operation', '?')} since "
+        f"{lock.get('Created', '?')}, id {lock.get('ID', '?')})"
+    )
+    ask(env, yes, "force-unlock", "Release this lock? Only if that run is dead. Type the env name")
+    lifecycle.force_unlock(ctx, env, lock["ID"])

@@ -30,7 +30,7 @@ from ephemera.model import Environment
 from ephemera.project import Project
 from ephemera.render import Rendered, current_digest, render, rendered_from_disk, write_private
 from ephemera.runs import RunLog, recorded_run
-from ephemera.terraform import Echo, Terraform, echo_stdout
+from ephemera.terraform import Echo, StateLocked, Terraform, echo_stdout
 from ephemera.ttl import Clock, renewed_expiry, system_clock
 
 PLAN_FILE = "plan.bin"
@@ -362,3 +362,45 @@ def state_resources(ctx: Context, rendered: Rendered) -> list[str]:
         ["state", "list"], cwd=rendered.root_dir, quiet=True, where=f"{rendered.env}: state list"
     )
     return [line for line in listed.stdout.splitlines() if line and not line.startswith("data.")]
+
+
+# ---------------------------------------------------------------- locks
+
+
+def find_lock(ctx: Context, name: str) -> dict[str, str] | None:
+    """The lock holding `name`'s state, found by trying to take it (nothing is changed)."""
+    _, rendered = prepare(ctx, name)
+    with recorded_run(ctx.project, ctx.store, name, "lock-check", ctx.clock) as run:
+        init(ctx, rendered, run.log)
+        try:
+            terraform_for(ctx, name).run(
+                [
+                    "plan",
+                    "-input=false",
+                    "-no-color",
+                    "-refresh=false",
+                    "-lock-timeout=0s",
+                    f"-var-file={rendered.tfvars}",
+                ],
+                cwd=rendered.root_dir,
+                log=run.log,
+                quiet=True,
+                where=f"{name}: lock check",
+            )
+        except StateLocked as locked:
+            return locked.lock
+    return None
+
+
+def force_unlock(ctx: Context, name: str, lock_id: str) -> None:
+    """terraform force-unlock: only for a lock whose run is known to be dead."""
+    rendered = prepare(ctx, name)[1]
+    with recorded_run(ctx.project, ctx.store, name, "unlock", ctx.clock) as run:
+        run.note(f"force-unlocked lock {lock_id}")
+        terraform_for(ctx, name).run(
+            ["force-unlock", "-force", lock_id],
+            cwd=rendered.root_dir,
+            log=run.log,
+            where=f"{name}: force-unlock",
+        )
+    ctx.say(f"==> {name}: lock {lock_id} released")

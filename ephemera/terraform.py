@@ -8,6 +8,7 @@ or tofu binary to use instead.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -17,9 +18,35 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from ephemera.errors import CommandError
+from ephemera.errors import CommandError, EphemeraError
 
 Echo = Callable[[str], None]
+_LOCK_FIELD = re.compile(
+    r"^\s*(ID|Path|Operation|Who|Version|Created|Info):\s*(.*?)\s*$", re.MULTILINE
+)
+
+
+class StateLocked(EphemeraError):
+    """Another run holds the state lock; names the holder and how to break a dead lock."""
+
+    def __init__(self, where: str, lock: dict[str, str]) -> None:
+        self.lock = lock
+        holder = lock.get("Who") or "unknown"
+        super().__init__(
+            f"{where}: the state is locked by {holder} "
+            f"({lock.get('Operation', 'unknown operation')} since {lock.get('Created', '?')}, "
+            f"lock id {lock.get('ID', '?')}); wait for that run, or if it is dead: "
+            "invoke unlock --env <env>"
+        )
+
+
+def parse_lock_info(stderr: str) -> dict[str, str] | None:
+    """The `Lock Info:` block of Terraform's "Error acquiring the state lock", if present."""
+    clean = re.sub(r"\x1b\[[0-9;]*m", "", stderr)
+    if "Error acquiring the state lock" not in clean or "Lock Info:" not in clean:
+        return None
+    block = clean.split("Lock Info:", 1)[1]
+    return {key: value for key, value in _LOCK_FIELD.findall(block) if value}
 
 
 @dataclass(frozen=True)
@@ -128,6 +155,9 @@ class Terraform:
                 reader.join()
         result = Result(shown, returncode, "".join(out), "".join(err))
         if check and returncode not in ok_codes:
+            lock = parse_lock_info(result.stderr)
+            if lock is not None:
+                raise StateLocked(where, lock)
             raise CommandError(where, shown, returncode, result.stdout, result.stderr)
         return result
 

@@ -6,7 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -20,6 +20,7 @@ INVOKE = str(Path(sys.executable).parent / "invoke")
 class Cli:
     root: Path
     home: Path
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     def env(self, **extra: str) -> dict[str, str]:
         variables = {
@@ -29,6 +30,7 @@ class Cli:
             "EPHEMERA_ACTOR": "tester",
         }
         variables.pop("AUTO_APPROVE", None)
+        variables.update(self.extra_env)
         variables.update(extra)
         return variables
 
