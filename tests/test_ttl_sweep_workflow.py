@@ -1,0 +1,33 @@
+"""The scheduled sweep workflow: schedule, concurrency, OIDC, actions pinned to SHAs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import yaml
+
+WORKFLOW = Path(__file__).resolve().parent.parent / ".github" / "workflows" / "ttl-sweep.yml"
+
+
+def test_ttl_sweep_workflow() -> None:
+    text = WORKFLOW.read_text()
+    doc = yaml.safe_load(text)
+    triggers = doc[True]  # YAML 1.1 reads the key `on` as true
+    assert triggers["schedule"] == [{"cron": "*/15 * * * *"}]
+    assert "workflow_dispatch" in triggers
+    assert doc["concurrency"] == {"group": "ttl-sweep", "cancel-in-progress": False}
+    assert doc["permissions"]["id-token"] == "write"
+    steps = doc["jobs"]["sweep"]["steps"]
+    assert any(step.get("run") == "make ttl" for step in steps)
+    uses = re.findall(r"uses: (\S+)@(\S+)( # v[0-9.]+)?", text)
+    assert {name for name, _, _ in uses} == {
+        "actions/checkout",
+        "actions/setup-python",
+        "aws-actions/configure-aws-credentials",
+    }
+    for name, ref, comment in uses:
+        assert re.fullmatch(r"[0-9a-f]{40}", ref), f"{name} is not pinned to a commit SHA"
+        assert comment, f"{name}: the version belongs in a comment"
+    aws = next(s for s in steps if "configure-aws-credentials" in s.get("uses", ""))
+    assert aws["with"]["role-to-assume"] == "${{ vars.EPHEMERA_AWS_ROLE_ARN }}"
