@@ -1,7 +1,18 @@
-"""Durations, expiry and the clock.
+"""Durations, expiry and the clock; extend-ttl, the warning ladder and the sweep.
 
 Time is always injected (`now` arguments or a `Clock`), so TTL maths is tested
 without sleeping.
+
+- `extend(store, env, hours, now=, max_ttl=, actor=, reason=)`: the lease's
+  expiry moves back, capped at now + max_ttl; compare-and-swap with retry.
+- `due_warnings(lease, ladder, now)` / `warning_message(...)`: the ladder
+  (default 24h, 2h, 30m before expiry); each rung sent once per lease.
+- `sweep(store, now=, dispatcher=, notifier=, ...)`: claims each expired lease by
+  compare-and-swap (active/failed → destroying), has it destroyed, records the
+  outcome; sends due warnings. Used by `invoke ttl` and the janitor Lambda.
+
+Imports only the standard library and ephemera modules that do (it is packaged
+into the janitor Lambda; see ephemera.lambda_package).
 """
 
 from __future__ import annotations
