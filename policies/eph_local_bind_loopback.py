@@ -4,7 +4,8 @@ Applies to terraform_data resources whose `input` is a map with `bind_address`
 (the local-mock-api stack's process). Passes for 127.0.0.0/8, ::1 ([::1],
 ::ffff:127.x) and localhost; fails for anything else (0.0.0.0, ::, a LAN
 address, a host name) and for a bind_address unknown until apply. Other
-terraform_data resources: UNKNOWN (not reported).
+terraform_data resources, and a static scan's unresolved `var.x`: UNKNOWN
+(not reported).
 
 checkov's plan parser includes terraform_data (a built-in provider resource)
 like any other managed resource; see README.md.
@@ -16,7 +17,15 @@ from typing import Any
 
 from checkov.common.models.enums import CheckCategories, CheckResult
 from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
-from eph_plan import address_of, after_unknown, is_loopback, mapping, plan_of, scalar
+from eph_plan import (
+    address_of,
+    after_unknown,
+    is_expression,
+    is_loopback,
+    mapping,
+    plan_of,
+    scalar,
+)
 
 
 class LocalBindLoopback(BaseResourceCheck):
@@ -41,6 +50,8 @@ class LocalBindLoopback(BaseResourceCheck):
         address = scalar(data["bind_address"])
         if is_loopback(address):
             return CheckResult.PASSED
+        if plan_of(conf) is None and is_expression(address):
+            return CheckResult.UNKNOWN  # static scan: a variable without a default
         self.details.append(f"bind_address {address!r} is not a loopback address")
         return CheckResult.FAILED
 

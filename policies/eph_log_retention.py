@@ -1,6 +1,7 @@
 """CKV_EPH_4: CloudWatch log groups set retention_in_days (> 0).
 
-0 (the default) means "keep forever", which outlives the environment.
+0 (the default) means "keep forever", which outlives the environment. Static
+scans say nothing (UNKNOWN) about a variable they could not resolve.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from typing import Any
 
 from checkov.common.models.enums import CheckCategories, CheckResult
 from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
-from eph_plan import as_int, first
+from eph_plan import as_int, first, is_expression, plan_of
 
 
 class LogRetention(BaseResourceCheck):
@@ -26,6 +27,8 @@ class LogRetention(BaseResourceCheck):
         days = as_int(first(conf, "retention_in_days"))
         if days is not None and days > 0:
             return CheckResult.PASSED
+        if plan_of(conf) is None and is_expression(first(conf, "retention_in_days")):
+            return CheckResult.UNKNOWN  # static scan: a variable without a default
         if "retention_in_days" not in conf:
             self.details.append("retention_in_days is not set (logs are kept forever)")
         else:

@@ -106,6 +106,13 @@ def is_loopback(address: Any) -> bool:
     return ip.is_loopback
 
 
+def is_expression(value: Any) -> bool:
+    """An unresolved reference as a static scan leaves it: `var.x`, `local.y`, `${…}`."""
+    return isinstance(value, str) and (
+        "${" in value or value.startswith(("var.", "local.", "module.", "data."))
+    )
+
+
 # --- the plan file -------------------------------------------------------------
 
 

@@ -2,7 +2,8 @@
 
 An ephemeral environment must be destroyable by the janitor without anyone
 emptying its buckets first. Plan scans see the provider default (false) when
-it is not set; static scans fail a bucket that does not set it.
+it is not set; static scans fail a bucket that does not set it, and say
+nothing (UNKNOWN) about a variable they could not resolve.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from typing import Any
 
 from checkov.common.models.enums import CheckCategories, CheckResult
 from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
-from eph_plan import first
+from eph_plan import first, is_expression, plan_of
 
 
 class S3ForceDestroy(BaseResourceCheck):
@@ -28,6 +29,8 @@ class S3ForceDestroy(BaseResourceCheck):
         value = first(conf, "force_destroy")
         if value is True:
             return CheckResult.PASSED
+        if plan_of(conf) is None and is_expression(value):
+            return CheckResult.UNKNOWN  # static scan: a variable without a default
         self.details.append(
             f"force_destroy is {value!r}" if "force_destroy" in conf else "force_destroy is not set"
         )
