@@ -1,0 +1,2 @@
+# Local state for golden-env (target local).
+path = "<root>/.ephemera/state/golden-env/terraform.tfstate"
