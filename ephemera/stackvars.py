@@ -1,0 +1,636 @@
+"""A stack's input contract, read from its `variables.tf`.
+
+`read_stack_variables` parses `terraform/stacks/<stack>/variables.tf` with
+python-hcl2 into one `StackVariable` per `variable` block (type expression,
+default, description; required when there is no default). `check_variables`
+holds an environment's `variables:` map against it before Terraform runs, and
+`stack_schema` turns it into a JSON Schema, so an editor completes and checks
+stack variables too (`write_stack_schemas` writes those files, and the
+environment schema that refers to them).
+
+Variables named in `PROVIDED_VARIABLES` are supplied by Ephemera: they are
+never required from, nor allowed in, an environment file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import hcl2
+
+from ephemera.errors import UsageError
+from ephemera.model import PROVIDED_VARIABLES
+from ephemera.yamlload import format_path, type_name
+
+if TYPE_CHECKING:
+    from ephemera.project import Project
+
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+PRIMITIVES = ("string", "number", "bool", "any")
+COLLECTIONS = ("list", "set", "map")
+
+
+class StackVariablesError(UsageError):
+    """A stack's variables.tf cannot be read: names the file and line."""
+
+    def __init__(self, file: str, line: int, message: str) -> None:
+        self.file = file
+        self.line = line
+        self.detail = message
+        super().__init__(f"{file}:{line}: {message}")
+
+
+# --------------------------------------------------------------------------- types
+
+
+@dataclass(frozen=True)
+class TfType:
+    """A Terraform type constraint.
+
+    kind: string | number | bool | any | list | set | map | object | tuple.
+    `element` for list/set/map; `attributes` (name → type) and `optional`
+    (names of optional attributes) for object; `elements` for tuple.
+    """
+
+    kind: str
+    element: TfType | None = None
+    attributes: tuple[tuple[str, TfType], ...] = ()
+    optional: frozenset[str] = frozenset()
+    elements: tuple[TfType, ...] = ()
+
+    def __str__(self) -> str:
+        if self.kind in PRIMITIVES:
+            return self.kind
+        if self.kind in COLLECTIONS:
+            return f"{self.kind}({self.element})"
+        if self.kind == "tuple":
+            return "tuple([" + ", ".join(str(e) for e in self.elements) + "])"
+        attrs = ", ".join(
+            f"{name} = optional({t})" if name in self.optional else f"{name} = {t}"
+            for name, t in self.attributes
+        )
+        return "object({" + attrs + "})"
+
+
+ANY = TfType("any")
+
+_TOKEN = re.compile(
+    r"""\s*(?:
+        (?P<string>"(?:[^"\\]|\\.)*")
+      | (?P<name>[A-Za-z_][A-Za-z0-9_-]*)
+      | (?P<number>-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)
+      | (?P<punct>[(){}\[\],=:])
+      | (?P<other>[^\s(){}\[\],=:"]+)
+    )""",
+    re.VERBOSE | re.DOTALL,
+)
+
+
+class TypeSyntaxError(ValueError):
+    pass
+
+
+class _TypeParser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens: list[tuple[str, str]] = []
+        pos = 0
+        text = text.rstrip()
+        while pos < len(text):
+            match = _TOKEN.match(text, pos)
+            if match is None or match.end() == pos:
+                raise TypeSyntaxError(f"cannot read type expression {self.text!r}")
+            kind = match.lastgroup or "other"
+            self.tokens.append((kind, match.group(kind)))
+            pos = match.end()
+        self.pos = 0
+
+    def peek(self) -> tuple[str, str] | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def at(self, text: str) -> bool:
+        """Whether the next token is `text`."""
+        token = self.peek()
+        return token is not None and token[1] == text
+
+    def skip(self, text: str) -> None:
+        """Take the next token if it is `text`."""
+        if self.at(text):
+            self.pos += 1
+
+    def take(self, value: str | None = None) -> str:
+        token = self.peek()
+        if token is None or (value is not None and token[1] != value):
+            found = "the end" if token is None else repr(token[1])
+            wanted = repr(value) if value else "more"
+            raise TypeSyntaxError(f"in type {self.text!r}: expected {wanted}, found {found}")
+        self.pos += 1
+        return token[1]
+
+    def parse(self) -> TfType:
+        result = self.type()
+        token = self.peek()
+        if token is not None:
+            raise TypeSyntaxError(f"in type {self.text!r}: unexpected {token[1]!r}")
+        return result
+
+    def type(self) -> TfType:
+        word = self.take()
+        if word.startswith('"') and word.endswith('"'):  # legacy quoted type: "string"
+            word = word[1:-1]
+        if word in PRIMITIVES:
+            return TfType(word)
+        if word in COLLECTIONS:
+            self.take("(")
+            element = self.type()
+            self.take(")")
+            return TfType(word, element=element)
+        if word == "tuple":
+            self.take("(")
+            self.take("[")
+            elements = []
+            while self.peek() is not None and not self.at("]"):
+                elements.append(self.type())
+                self.skip(",")
+            self.take("]")
+            self.take(")")
+            return TfType("tuple", elements=tuple(elements))
+        if word == "object":
+            self.take("(")
+            self.take("{")
+            attributes: list[tuple[str, TfType]] = []
+            optional: set[str] = set()
+            while self.peek() is not None and not self.at("}"):
+                name = self.take()
+                if name.startswith('"') and name.endswith('"'):
+                    name = json.loads(name)
+                if self.at(":"):
+                    self.take(":")
+                else:
+                    self.take("=")
+                if self.peek() == ("name", "optional"):
+                    self.take("optional")
+                    self.take("(")
+                    attributes.append((name, self.type()))
+                    optional.add(name)
+                    if self.at(","):
+                        self.take(",")
+                        self.skip_expression()
+                    self.take(")")
+                else:
+                    attributes.append((name, self.type()))
+                self.skip(",")
+            self.take("}")
+            self.take(")")
+            return TfType("object", attributes=tuple(attributes), optional=frozenset(optional))
+        raise TypeSyntaxError(f"in type {self.text!r}: unknown type {word!r}")
+
+    def skip_expression(self) -> None:
+        """Skip an optional() default: everything up to the `)` that closes optional(."""
+        depth = 0
+        while True:
+            token = self.peek()
+            if token is None:
+                raise TypeSyntaxError(f"in type {self.text!r}: unclosed optional(")
+            if token[1] in "([{" and token[0] == "punct":
+                depth += 1
+            elif token[1] in ")]}" and token[0] == "punct":
+                if depth == 0:
+                    return
+                depth -= 1
+            self.pos += 1
+
+
+def parse_type(expression: str | None) -> TfType:
+    """A Terraform type expression (as python-hcl2 returns it) as a `TfType`.
+
+    python-hcl2 8.x wraps non-trivial expressions as `${list(string)}`; 7.x and
+    bare keywords come as `string`. A missing type is `any`.
+    """
+    if expression is None:
+        return ANY
+    if not isinstance(expression, str):
+        raise TypeSyntaxError(f"cannot read type expression {expression!r}")
+    text = expression.strip()
+    if text.startswith("${") and text.endswith("}"):
+        text = text[2:-1]
+    return _TypeParser(text).parse()
+
+
+# ----------------------------------------------------------------------- variables
+
+
+@dataclass(frozen=True)
+class StackVariable:
+    """One `variable` block of a stack's variables.tf."""
+
+    name: str
+    type: TfType
+    type_text: str  # as written, e.g. "list(string)"
+    description: str
+    required: bool  # no default in variables.tf
+    default: Any = None
+    line: int = 1
+    sensitive: bool = False
+    provided: bool = field(default=False)  # supplied by Ephemera (PROVIDED_VARIABLES)
+
+
+_CACHE: dict[Path, tuple[int, int, dict[str, StackVariable]]] = {}
+
+
+def _hcl_load(handle: Any) -> dict[str, Any]:
+    options_type = getattr(hcl2, "SerializationOptions", None)
+    if options_type is None:  # python-hcl2 7.x: strings come without quotes already
+        return hcl2.load(handle)
+    options = options_type(
+        strip_string_quotes=True,
+        with_comments=False,
+        explicit_blocks=False,
+        preserve_heredocs=False,
+    )
+    return hcl2.load(handle, serialization_options=options)
+
+
+def _declaration_lines(text: str) -> dict[str, int]:
+    lines: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = re.match(r'\s*variable\s+"?([A-Za-z0-9_-]+)"?', line)
+        if match:
+            lines.setdefault(match.group(1), number)
+    return lines
+
+
+def _unquote(label: str) -> str:
+    if len(label) >= 2 and label.startswith('"') and label.endswith('"'):
+        return label[1:-1]
+    return label
+
+
+def read_stack_variables(stack_dir: Path) -> dict[str, StackVariable]:
+    """The variables a stack declares in `<stack_dir>/variables.tf`, by name.
+
+    A stack without a variables.tf declares none. Parsed once per file version
+    (cached by path, mtime and size). Raises `StackVariablesError` (a
+    `UsageError`) naming the file and line when it cannot be read.
+    """
+    path = Path(stack_dir) / "variables.tf"
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return {}
+    cached = _CACHE.get(path)
+    if cached is not None and cached[:2] == (stat.st_mtime_ns, stat.st_size):
+        return dict(cached[2])
+    variables = _parse_variables_file(path)
+    _CACHE[path] = (stat.st_mtime_ns, stat.st_size, variables)
+    return dict(variables)
+
+
+def _display(path: Path) -> str:
+    """`terraform/stacks/<stack>/variables.tf` for a stack file, for messages."""
+    if path.parent.parent.name == "stacks" and path.parent.parent.parent.name == "terraform":
+        return f"terraform/stacks/{path.parent.name}/{path.name}"
+    return str(path)
+
+
+def _parse_variables_file(path: Path) -> dict[str, StackVariable]:
+    display = _display(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StackVariablesError(display, 1, f"cannot read: {exc}") from None
+    try:
+        with path.open(encoding="utf-8") as handle:
+            parsed = _hcl_load(handle)
+    except Exception as exc:  # lark raises several unrelated types for bad HCL
+        line = getattr(exc, "line", None)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StackVariablesError(
+            display, line if isinstance(line, int) and line > 0 else 1, f"not valid HCL: {first}"
+        ) from None
+    lines = _declaration_lines(text)
+    variables: dict[str, StackVariable] = {}
+    for block in parsed.get("variable", []):
+        for label, body in block.items():
+            name = _unquote(label)
+            line = lines.get(name, 1)
+            if name in variables:
+                raise StackVariablesError(display, line, f"variable {name!r} is declared twice")
+            body = body if isinstance(body, dict) else {}
+            type_text = body.get("type")
+            try:
+                tf_type = parse_type(type_text)
+            except TypeSyntaxError as exc:
+                raise StackVariablesError(display, line, f"variable {name!r}: {exc}") from None
+            shown = str(type_text) if type_text is not None else "any"
+            if shown.startswith("${") and shown.endswith("}"):
+                shown = shown[2:-1]
+            description = body.get("description")
+            variables[name] = StackVariable(
+                name=name,
+                type=tf_type,
+                type_text=shown,
+                description=str(description) if description is not None else "",
+                required="default" not in body,
+                default=body.get("default"),
+                line=line,
+                sensitive=body.get("sensitive") is True,
+                provided=name in PROVIDED_VARIABLES,
+            )
+    return variables
+
+
+# ----------------------------------------------------------------------- checking
+
+
+@dataclass(frozen=True)
+class VariableIssue:
+    """One problem with an environment's stack variables.
+
+    `path` is relative to the `variables:` map, e.g. `("port",)` or
+    `("listeners", 0, "port")`.
+    """
+
+    path: tuple[str | int, ...]
+    message: str
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, dict | list):
+        return type_name(value)
+    text = repr(value)
+    if len(text) > 40:
+        text = text[:37] + "..."
+    return f"{type_name(value)} {text}"
+
+
+def check_value(
+    value: Any, expected: TfType, path: tuple[str | int, ...] = ()
+) -> list[VariableIssue]:
+    """Problems of `value` (loaded from YAML) against a Terraform type, strictly:
+    no conversions between strings, numbers and bools, no null outside `any`."""
+    kind = expected.kind
+    if kind == "any":
+        return []
+    mismatch = [VariableIssue(path, f"expected {expected}, got {_show(value)}")]
+    if kind == "string":
+        return [] if isinstance(value, str) else mismatch
+    if kind == "number":
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return [] if ok else mismatch
+    if kind == "bool":
+        return [] if isinstance(value, bool) else mismatch
+    if kind in ("list", "set"):
+        if not isinstance(value, list):
+            return mismatch
+        issues: list[VariableIssue] = []
+        for index, item in enumerate(value):
+            issues += check_value(item, expected.element or ANY, (*path, index))
+        return issues
+    if kind == "tuple":
+        if not isinstance(value, list):
+            return mismatch
+        if len(value) != len(expected.elements):
+            return [
+                VariableIssue(
+                    path,
+                    f"expected {expected} ({len(expected.elements)} items), "
+                    f"got {len(value)} item{'' if len(value) == 1 else 's'}",
+                )
+            ]
+        issues = []
+        for index, (item, item_type) in enumerate(zip(value, expected.elements, strict=True)):
+            issues += check_value(item, item_type, (*path, index))
+        return issues
+    if kind == "map":
+        if not isinstance(value, dict):
+            return mismatch
+        issues = []
+        for key, item in value.items():
+            issues += check_value(item, expected.element or ANY, (*path, key))
+        return issues
+    if kind == "object":
+        if not isinstance(value, dict):
+            return mismatch
+        attributes = dict(expected.attributes)
+        issues = []
+        for key, item in value.items():
+            if key not in attributes:
+                issues.append(VariableIssue((*path, key), _unknown(key, attributes, "attribute")))
+            elif item is None and key in expected.optional:
+                continue
+            else:
+                issues += check_value(item, attributes[key], (*path, key))
+        for name, attr_type in expected.attributes:
+            if name not in value and name not in expected.optional:
+                issues.append(
+                    VariableIssue((*path, name), f"required attribute missing (type {attr_type})")
+                )
+        return issues
+    raise AssertionError(f"unknown type kind {kind}")  # pragma: no cover
+
+
+def _unknown(key: str, known: Mapping[str, Any] | list[str], what: str) -> str:
+    names = sorted(known)
+    close = difflib.get_close_matches(str(key), names, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    listing = ", ".join(names) if names else "(none)"
+    return f"unknown {what}{hint}; known: {listing}"
+
+
+def check_variables(
+    values: Mapping[str, Any], declared: Mapping[str, StackVariable], stack: str = ""
+) -> list[VariableIssue]:
+    """Every problem of an environment's `variables:` map against a stack's
+    declarations: keys Ephemera sets itself, unknown keys (with the closest
+    name), missing required variables, and type mismatches."""
+    of_stack = f" of stack {stack!r}" if stack else ""
+    settable = {name: var for name, var in declared.items() if name not in PROVIDED_VARIABLES}
+    issues: list[VariableIssue] = []
+    for key, value in values.items():
+        if key in PROVIDED_VARIABLES:
+            issues.append(VariableIssue((key,), "set by Ephemera, not the environment file"))
+        elif key not in settable:
+            issues.append(VariableIssue((key,), _unknown(key, settable, f"variable{of_stack}")))
+        elif value is None:
+            issues.append(
+                VariableIssue(
+                    (key,),
+                    f"expected {settable[key].type}, got null "
+                    "(remove the key to use the stack's default)",
+                )
+            )
+        else:
+            issues += check_value(value, settable[key].type, (key,))
+    for name, var in settable.items():
+        if var.required and name not in values:
+            issues.append(
+                VariableIssue(
+                    (name,), f"required variable{of_stack} missing (type {var.type}, no default)"
+                )
+            )
+    return issues
+
+
+def describe_issue(issue: VariableIssue) -> str:
+    """`variables.<path>: <message>`, for callers without line numbers."""
+    return f"{format_path(('variables', *issue.path))}: {issue.message}"
+
+
+# ------------------------------------------------------------------------ schemas
+
+
+def type_schema(tf_type: TfType) -> dict[str, Any]:
+    """The JSON Schema of values of a Terraform type (as written in YAML)."""
+    kind = tf_type.kind
+    if kind == "any":
+        return {}
+    if kind == "string":
+        return {"type": "string"}
+    if kind == "number":
+        return {"type": "number"}
+    if kind == "bool":
+        return {"type": "boolean"}
+    if kind in ("list", "set"):
+        return {"type": "array", "items": type_schema(tf_type.element or ANY)}
+    if kind == "map":
+        return {"type": "object", "additionalProperties": type_schema(tf_type.element or ANY)}
+    if kind == "tuple":
+        return {
+            "type": "array",
+            "prefixItems": [type_schema(e) for e in tf_type.elements],
+            "items": False,
+            "minItems": len(tf_type.elements),
+            "maxItems": len(tf_type.elements),
+        }
+    properties = {}
+    for name, attr_type in tf_type.attributes:
+        optional = " (optional)" if name in tf_type.optional else ""
+        properties[name] = {
+            "description": f"{name}: {attr_type}{optional}",
+            **type_schema(attr_type),
+        }
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": [n for n, _ in tf_type.attributes if n not in tf_type.optional],
+        "additionalProperties": False,
+    }
+
+
+def _json_safe(value: Any) -> bool:
+    if isinstance(value, str):
+        return "${" not in value
+    if value is None or isinstance(value, bool | int | float):
+        return True
+    if isinstance(value, list):
+        return all(_json_safe(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _json_safe(v) for k, v in value.items())
+    return False
+
+
+def stack_schema(stack_dir: Path) -> dict[str, Any]:
+    """A JSON Schema of the `variables:` map an environment may give this stack:
+    the user-settable variables with their descriptions, the required ones
+    listed, nothing else allowed."""
+    stack_dir = Path(stack_dir)
+    declared = read_stack_variables(stack_dir)
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    for name in sorted(declared):
+        var = declared[name]
+        if var.provided:
+            continue
+        prop: dict[str, Any] = {
+            "description": var.description or f"{name} ({var.type_text})",
+            **type_schema(var.type),
+        }
+        if (
+            not var.required
+            and var.default is not None
+            and _json_safe(var.default)
+            and not check_value(var.default, var.type)
+        ):
+            prop["default"] = var.default
+        properties[name] = prop
+        if var.required:
+            required.append(name)
+    return {
+        "$schema": JSON_SCHEMA_DIALECT,
+        "$comment": (
+            f"Generated from terraform/stacks/{stack_dir.name}/variables.tf by "
+            "ephemera.stackvars.write_stack_schemas; do not edit."
+        ),
+        "title": f"Variables of stack {stack_dir.name}",
+        "description": (
+            f"The variables: map of an environment using stack {stack_dir.name}. "
+            "Variables Ephemera supplies itself (" + ", ".join(PROVIDED_VARIABLES) + ") "
+            "are not set here."
+        ),
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": False,
+    }
+
+
+def dump_json(data: Any) -> str:
+    """Stable JSON text: 2-space indent, sorted keys, trailing newline."""
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def stack_names(project: Project) -> list[str]:
+    """The stacks under terraform/stacks (directories), sorted."""
+    if not project.stacks_dir.is_dir():
+        return []
+    return sorted(
+        p.name for p in project.stacks_dir.iterdir() if p.is_dir() and not p.name.startswith(".")
+    )
+
+
+def render_schemas(project: Project) -> dict[Path, str]:
+    """The generated schema files of a project, path → text: one per stack under
+    schemas/stacks/ plus schemas/environment.schema.json, which refers to them."""
+    from ephemera import config  # config imports this module
+
+    stacks = stack_names(project)
+    files: dict[Path, str] = {}
+    for stack in stacks:
+        schema = stack_schema(project.stack_dir(stack))
+        files[project.schemas_dir / "stacks" / f"{stack}.schema.json"] = dump_json(schema)
+    files[project.schemas_dir / "environment.schema.json"] = dump_json(
+        config.environment_schema(stacks)
+    )
+    return files
+
+
+def write_stack_schemas(project: Project) -> list[Path]:
+    """Write schemas/stacks/<stack>.schema.json for every stack and regenerate
+    schemas/environment.schema.json; stale stack schemas are removed. Returns the
+    generated paths (files already up to date are left untouched)."""
+    files = render_schemas(project)
+    stacks_schema_dir = project.schemas_dir / "stacks"
+    stacks_schema_dir.mkdir(parents=True, exist_ok=True)
+    for stale in stacks_schema_dir.glob("*.schema.json"):
+        if stale not in files:
+            stale.unlink()
+    written = []
+    for path, text in files.items():
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":  # python -m ephemera.stackvars: regenerate the schemas
+    from ephemera.project import Project
+
+    for written in write_stack_schemas(Project.discover()):
+        print(written)
