@@ -1,0 +1,272 @@
+"""ephemera.tfstatic: every check fails on its broken fixture (tests/fixtures/terraform/),
+with exactly the expected findings, and the helpers behave on edge cases."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ephemera import tfstatic
+from ephemera.tfstatic import Finding
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = REPO_ROOT / "tests" / "fixtures" / "terraform"
+CHECKOV = tfstatic.checkov_binary(REPO_ROOT)
+
+
+def fixture(name: str) -> Path:
+    return FIXTURES / name
+
+
+def files(name: str) -> list[Path]:
+    return tfstatic.tf_files(fixture(name))
+
+
+def checks(findings: list[Finding]) -> list[tuple[str, int, str]]:
+    return [(f.path, f.line, f.check) for f in findings]
+
+
+@pytest.fixture(scope="module")
+def plugin_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("tfstatic") / "plugin-cache"
+
+
+# --- files ---------------------------------------------------------------------------------
+
+
+def test_terraform_dirs_lists_each_fixture_directory() -> None:
+    names = [d.name for d in tfstatic.terraform_dirs(FIXTURES)]
+    assert names == [
+        "checkov_fail",
+        "skip_without_reason",
+        "undescribed_output",
+        "unformatted",
+        "unparsable",
+        "untyped_variable",
+    ]
+
+
+def test_tf_files_skip_hidden_directories(tmp_path: Path) -> None:
+    (tmp_path / "stack" / ".terraform" / "modules" / "x").mkdir(parents=True)
+    (tmp_path / "stack" / ".terraform" / "modules" / "x" / "main.tf").write_text("")
+    (tmp_path / "stack" / "main.tf").write_text("")
+    (tmp_path / "stack" / "notes.md").write_text("")
+    assert tfstatic.tf_files(tmp_path) == [tmp_path / "stack" / "main.tf"]
+    assert tfstatic.terraform_dirs(tmp_path) == [tmp_path / "stack"]
+
+
+# --- (b) parse -------------------------------------------------------------------------------
+
+
+def test_parse_fails_on_the_unparsable_fixture_only() -> None:
+    found = tfstatic.parse_findings(tfstatic.tf_files(FIXTURES), FIXTURES)
+    assert checks(found) == [("unparsable/main.tf", 3, "parse")]
+    assert "Unexpected token" in found[0].message
+
+
+def test_parse_file_unquotes_labels_and_strings() -> None:
+    document = tfstatic.parse_file(fixture("untyped_variable") / "variables.tf")
+    first = document["variable"][0]
+    assert first == {
+        "documented": {"type": "string", "description": "A variable with a type and a description."}
+    }
+
+
+# --- (c) variables, (d) outputs ---------------------------------------------------------------
+
+
+def test_untyped_and_undescribed_variables_are_found() -> None:
+    found = tfstatic.documentation_findings(files("untyped_variable"), FIXTURES)
+    assert found == [
+        Finding(
+            "untyped_variable/variables.tf", 6, "variable-type", "variable 'untyped' has no type"
+        ),
+        Finding(
+            "untyped_variable/variables.tf",
+            10,
+            "variable-description",
+            "variable 'blank_description' has no description",
+        ),
+    ]
+
+
+def test_undescribed_output_is_found() -> None:
+    found = tfstatic.documentation_findings(files("undescribed_output"), FIXTURES)
+    assert found == [
+        Finding(
+            "undescribed_output/outputs.tf",
+            6,
+            "output-description",
+            "output 'undescribed' has no description",
+        )
+    ]
+
+
+def test_documentation_ignores_files_that_do_not_parse() -> None:
+    assert tfstatic.documentation_findings(files("unparsable"), FIXTURES) == []
+
+
+def test_documented_blocks_pass(tmp_path: Path) -> None:
+    (tmp_path / "variables.tf").write_text(
+        'variable "a" {\n  type        = map(string)\n  description = "A."\n  default = {}\n}\n'
+    )
+    (tmp_path / "outputs.tf").write_text(
+        'output "b" {\n  description = "B."\n  value       = try(x.y, null)\n}\n'
+    )
+    assert tfstatic.documentation_findings(tfstatic.tf_files(tmp_path)) == []
+
+
+# --- (a) fmt ----------------------------------------------------------------------------------
+
+
+def test_unformatted_file_is_found_with_its_diff(plugin_cache: Path) -> None:
+    found = tfstatic.fmt_findings(fixture("unformatted"), plugin_cache, FIXTURES)
+    assert checks(found) == [("unformatted/main.tf", 3, "fmt")]
+    assert "-    port=8080\n+  port = 8080" in found[0].message
+
+
+def test_fmt_of_a_formatted_directory_finds_nothing(plugin_cache: Path) -> None:
+    assert tfstatic.fmt_findings(fixture("untyped_variable"), plugin_cache, FIXTURES) == []
+
+
+# --- skip comments ------------------------------------------------------------------------------
+
+
+def test_skips_without_a_reason_are_found() -> None:
+    found = tfstatic.skip_reason_findings(files("skip_without_reason"), FIXTURES)
+    assert checks(found) == [
+        ("skip_without_reason/main.tf", 4, "skip-reason"),
+        ("skip_without_reason/main.tf", 5, "skip-reason"),
+    ]
+    assert "checkov:skip=CKV_AWS_27 has no reason" in found[0].message
+    assert "checkov:skip=CKV2_AWS_73 has no reason" in found[1].message
+
+
+def test_skip_comments_carry_their_reason() -> None:
+    comments = tfstatic.skip_comments(files("skip_without_reason"))
+    assert [(c.line, c.check_id, c.reason) for c in comments] == [
+        (4, "CKV_AWS_27", ""),
+        (5, "CKV2_AWS_73", ""),
+        (6, "CKV_AWS_27", "fixture: this one has a reason"),
+    ]
+
+
+def test_skip_comment_forms(tmp_path: Path) -> None:
+    tf = tmp_path / "main.tf"
+    tf.write_text(
+        "  #checkov:skip=CKV_A_1:ok: with a colon\n"
+        "  // checkov:skip=CKV_A_2:   \n"
+        '  name = "checkov:skip=CKV_A_3" # not a comment before the hash\n'
+    )
+    comments = tfstatic.skip_comments([tf])
+    assert [(c.check_id, c.reason) for c in comments] == [
+        ("CKV_A_1", "ok: with a colon"),
+        ("CKV_A_2", ""),
+    ]
+
+
+# --- everything but checkov, on the whole fixture tree --------------------------------------
+
+
+def test_static_findings_on_the_fixture_tree_are_exactly_the_planted_ones(
+    plugin_cache: Path,
+) -> None:
+    found = tfstatic.static_findings(FIXTURES, plugin_cache, FIXTURES)
+    assert checks(found) == [
+        ("skip_without_reason/main.tf", 4, "skip-reason"),
+        ("skip_without_reason/main.tf", 5, "skip-reason"),
+        ("undescribed_output/outputs.tf", 6, "output-description"),
+        ("unformatted/main.tf", 3, "fmt"),
+        ("unparsable/main.tf", 3, "fmt"),
+        ("unparsable/main.tf", 3, "parse"),
+        ("untyped_variable/variables.tf", 6, "variable-type"),
+        ("untyped_variable/variables.tf", 10, "variable-description"),
+    ]
+    # terraform fmt stops at the syntax error: files are then checked one by one, so the
+    # unformatted one is still reported.
+    assert [f.message for f in found if f.path == "unparsable/main.tf"] == [
+        "Invalid expression",
+        found[5].message,
+    ]
+
+
+def test_finding_str_is_file_line_check_message() -> None:
+    assert str(Finding("a/main.tf", 3, "fmt", "x")) == "a/main.tf:3: fmt: x"
+    assert str(Finding("a/main.tf", 0, "CKV_AWS_1", "x")) == "a/main.tf: CKV_AWS_1: x"
+
+
+# --- (e) checkov ----------------------------------------------------------------------------------
+
+
+def test_checkov_output_shapes() -> None:
+    report = {"check_type": "terraform", "results": {"failed_checks": []}, "summary": {}}
+    assert tfstatic.parse_checkov_output(json.dumps(report)) == [report]
+    assert tfstatic.parse_checkov_output(json.dumps([report, report])) == [report, report]
+    empty = {"passed": 0, "failed": 0, "skipped": 0, "parsing_errors": 0, "resource_count": 0}
+    assert tfstatic.parse_checkov_output(json.dumps(empty)) == [
+        {"check_type": "terraform", "results": {}, "summary": empty}
+    ]
+    with pytest.raises(ValueError):
+        tfstatic.parse_checkov_output("checkov crashed")
+
+
+def test_checkov_findings_from_a_report(tmp_path: Path) -> None:
+    report = {
+        "results": {
+            "failed_checks": [
+                {
+                    "check_id": "CKV_AWS_145",
+                    "check_name": "Ensure S3 buckets are encrypted with KMS",
+                    "file_path": "/stack/main.tf",
+                    "file_line_range": [5, 11],
+                    "resource": "aws_s3_bucket.b",
+                }
+            ]
+        },
+        "summary": {"parsing_errors": 1},
+    }
+    assert tfstatic.checkov_findings([report], tmp_path, tmp_path) == [
+        Finding(".", 0, "checkov-parse", tfstatic.checkov_findings([report], tmp_path)[0].message),
+        Finding(
+            "stack/main.tf",
+            5,
+            "CKV_AWS_145",
+            "aws_s3_bucket.b: Ensure S3 buckets are encrypted with KMS",
+        ),
+    ]
+
+
+def test_missing_checkov_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(tfstatic.StaticCheckError, match="checkov is not installed"):
+        tfstatic.run_checkov(FIXTURES, tmp_path / "checkov")
+
+
+@pytest.fixture(scope="module")
+def fixture_scan() -> list[dict]:
+    """One checkov scan of the whole fixture tree, shared by the tests below."""
+    if not CHECKOV.exists():
+        pytest.skip(f"{CHECKOV} is not installed (make setup)")
+    return tfstatic.run_checkov(FIXTURES, CHECKOV)
+
+
+@pytest.mark.integration
+def test_checkov_fails_the_unprotected_bucket_and_reports_the_unparsable_file(
+    fixture_scan: list[dict],
+) -> None:
+    found = tfstatic.checkov_findings(fixture_scan, FIXTURES, FIXTURES)
+    assert checks(found) == [
+        (".", 0, "checkov-parse"),
+        ("checkov_fail/main.tf", 5, "CKV2_AWS_6"),
+        ("checkov_fail/main.tf", 5, "CKV_AWS_145"),
+    ]
+    assert {f.message.split(":")[0] for f in found[1:]} == {"aws_s3_bucket.unprotected"}
+    assert "could not parse 1 file(s)" in found[0].message
+
+
+@pytest.mark.integration
+def test_checkov_honours_skips_even_without_a_reason(fixture_scan: list[dict]) -> None:
+    # Why the skip-reason check exists: checkov accepts a bare checkov:skip=<ID>.
+    found = tfstatic.checkov_findings(fixture_scan, FIXTURES, FIXTURES)
+    assert not [f for f in found if f.path.startswith("skip_without_reason/")]
