@@ -24,7 +24,7 @@ $(CHECKOV_STAMP): requirements/checkov.txt
 	@$(CHECKOV_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements/checkov.txt
 	@touch $(CHECKOV_STAMP)
 
-.PHONY: help setup deploy plan destroy status outputs history validate schema test lint bench clean
+.PHONY: help setup deploy plan destroy status outputs history extend-ttl ttl unlock validate schema test lint bench clean
 help: ## Show this list of targets
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
 
@@ -56,6 +56,18 @@ outputs: $(STAMP) ## Print the stack outputs of ENV=<name> as JSON
 history: $(STAMP) ## List the runs (plan/apply/destroy) of ENV=<name>
 	$(need_env)
 	@$(INV) history --env "$$ENV"
+
+extend-ttl: $(STAMP) ## Push ENV=<name>'s expiry back by HOURS=<n> [REASON="..."]
+	$(need_env)
+	@test -n "$$HOURS" || { echo "usage: make extend-ttl ENV=<name> HOURS=<n> [REASON=...]" >&2; exit 2; }
+	@$(INV) extend-ttl --env "$$ENV" --hours "$$HOURS" --reason "$${REASON:-}"
+
+ttl: $(STAMP) ## Janitor sweep: destroy expired envs, send warnings (DRY_RUN=1, MAX_DESTROYS=n)
+	@$(INV) ttl $${DRY_RUN:+--dry-run} $${MAX_DESTROYS:+--max-destroys "$$MAX_DESTROYS"}
+
+unlock: $(STAMP) ## Show who holds ENV=<name>'s state lock; force-unlock after confirmation
+	$(need_env)
+	@$(INV) unlock --env "$$ENV"
 
 validate: $(STAMP) ## Validate every environment file (or ENV=<name>)
 	@$(INV) validate $${ENV:+--env "$$ENV"}

@@ -71,3 +71,24 @@ def history(c: Context, env: str = "", json: bool = False) -> None:
 def unlock(c: Context, env: str = "", yes: bool = False) -> None:
     """Show who holds an environment's state lock and force-unlock it after confirmation."""
     _run(lambda: commands.unlock(env, yes))
+
+
+@task(
+    name="extend-ttl",
+    help={**ENV_HELP, "hours": "hours to add to the expiry", "reason": "why (kept in history)"},
+)
+def extend_ttl(c: Context, env: str = "", hours: int = 0, reason: str = "") -> None:
+    """Push an environment's expiry back by --hours (up to now + max_ttl)."""
+    _run(lambda: commands.extend_ttl(env, hours, reason))
+
+
+@task(
+    help={
+        "dry_run": "change nothing; print what would be done",
+        "max_destroys": "destroy at most this many environments in this sweep",
+        "json": "print the summary as JSON",
+    }
+)
+def ttl(c: Context, dry_run: bool = False, max_destroys: int = -1, json: bool = False) -> None:
+    """The janitor: destroy expired environments, warn those about to expire."""
+    _run(lambda: commands.ttl_sweep(dry_run, None if max_destroys < 0 else max_destroys, json))

@@ -15,12 +15,15 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from ephemera import config, lifecycle, stackvars
-from ephemera.errors import EXIT_UNEXPECTED, EphemeraError, UsageError
+from ephemera import config, lifecycle, stackvars, ttl
+from ephemera.dispatch import LocalDispatcher
+from ephemera.errors import EXIT_FAILED, EXIT_UNEXPECTED, EphemeraError, UsageError
 from ephemera.leases import LeaseStore, SqliteLeaseStore
+from ephemera.notify import Notifier, RoutingNotifier, notifier_for
 from ephemera.project import Project
+from ephemera.runs import current_actor
 from ephemera.status import format_table, status_rows
-from ephemera.ttl import format_remaining, system_clock
+from ephemera.ttl import Clock, format_remaining, system_clock
 
 T = TypeVar("T")
 
@@ -60,7 +63,21 @@ def _report_unexpected(exc: Exception) -> str:
 
 def context() -> lifecycle.Context:
     project = Project.discover()
-    return lifecycle.Context(project=project, store=open_store(project))
+    return lifecycle.Context(project=project, store=open_store(project), clock=cli_clock())
+
+
+def cli_clock() -> Clock:
+    """The system clock, or the fixed moment EPHEMERA_NOW names (rehearsals, tests)."""
+    fixed = os.environ.get("EPHEMERA_NOW")
+    if not fixed:
+        return system_clock
+    try:
+        moment = datetime.fromisoformat(fixed)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise UsageError(f"EPHEMERA_NOW: {fixed!r} is not an ISO-8601 time with a UTC offset")
+    return lambda: moment
 
 
 def open_store(project: Project) -> LeaseStore:
@@ -135,12 +152,14 @@ def destroy(env: str, yes: bool = False) -> None:
     if not ctx.project.environment_file(env).exists() and ctx.store.get(env) is None:
         config.load_environment(ctx.project, env)  # the unknown-env error, with suggestions
     ask(env, yes, "destroy", f"Destroy '{env}' and everything in its state? Type its name")
-    lifecycle.destroy(ctx, env)
+    leftovers = lifecycle.destroy(ctx, env)
+    if leftovers:
+        raise EphemeraError(f"{env}: destroy left resources behind: {', '.join(leftovers)}")
 
 
 def status(as_json: bool = False) -> None:
     ctx = context()
-    rows = status_rows(ctx.project, ctx.store, system_clock())
+    rows = status_rows(ctx.project, ctx.store, ctx.clock())
     if as_json:
         print_json([row.to_json() for row in rows])
     else:
@@ -188,3 +207,59 @@ def unlock(env: str, yes: bool = False) -> None:
     )
     ask(env, yes, "force-unlock", "Release this lock? Only if that run is dead. Type the env name")
     lifecycle.force_unlock(ctx, env, lock["ID"])
+
+
+def extend_ttl(env: str, hours: int, reason: str = "") -> None:
+    ctx = context()
+    environment = config.load_environment(ctx.project, require_env(env))
+    if hours <= 0:
+        raise UsageError(f"{env}: --hours must be a positive whole number, got {hours}")
+    now = ctx.clock()
+    lease = ttl.extend(
+        ctx.store,
+        env,
+        hours,
+        now=now,
+        max_ttl=environment.max_ttl,
+        actor=current_actor(),
+        reason=reason,
+    )
+    assert lease.expires_at is not None
+    remaining = format_remaining(lease.expires_at - now)
+    print(f"{env}: expires {lease.expires_at.isoformat(timespec='minutes')} (in {remaining})")
+
+
+def ttl_sweep(
+    dry_run: bool = False, max_destroys: int | None = None, as_json: bool = False
+) -> None:
+    """The local janitor: destroy what expired (in-process), warn what is about to."""
+    ctx = context()
+    project = ctx.project
+    summary = ttl.sweep(
+        ctx.store,
+        now=ctx.clock(),
+        dispatcher=LocalDispatcher(
+            lambda name: lifecycle.destroy(ctx, name, reason="expired: ttl ran out", janitor=True)
+        ),
+        notifier=RoutingNotifier(lambda name: _notifier(project, name)),
+        ladders=lambda name: config.load_environment(project, name).warnings,
+        resource_count=lambda lease: lifecycle.count_local_state(project, lease.env),
+        env_exists=lambda name: project.environment_file(name).exists(),
+        dry_run=dry_run,
+        max_destroys=max_destroys,
+    )
+    print(summary.to_json() if as_json else ttl.format_summary(summary))
+    if not summary.ok:
+        raise EphemeraError(
+            "ttl sweep: some environments failed (see above)", exit_code=EXIT_FAILED
+        )
+
+
+def _notifier(project: Project, name: str) -> Notifier:
+    """The env's notify block; for an orphan (file deleted), the console."""
+    log_path = project.home / "notifications.log"
+    try:
+        settings = config.load_environment(project, name).notify
+    except EphemeraError:
+        settings = {"console": True}
+    return notifier_for(settings, log_path=log_path, where=f"{name}: notify")

@@ -269,18 +269,21 @@ def _mark_active(
 
 
 def destroy(
-    ctx: Context, name: str, *, reason: str = "destroyed by request", claimed: bool = False
+    ctx: Context, name: str, *, reason: str = "destroyed by request", janitor: bool = False
 ) -> list[str]:
-    """terraform destroy; returns the resources still in the state (empty = clean).
+    """terraform destroy; returns what remains (state addresses, tagged ARNs): empty = clean.
 
-    Works for an orphan (its environment file deleted) from the last rendered
-    work directory. `claimed`: the janitor already moved the lease to destroying.
+    Works for an orphan (its environment file deleted) from the last rendered work
+    directory, and for a lease already `destroying` (a janitor claimed it and
+    dispatched this destroy). With `janitor`, the sweep owns the lease transitions;
+    otherwise this marks the lease destroyed, or failed when anything remains.
     """
     lease = ctx.store.get(name)
     rendered = _rendered_for_destroy(ctx, name, lease)
-    if lease is not None and not claimed:
+    if lease is not None and not janitor:
         lease = _claim_for_destroy(ctx, lease, reason)
     with recorded_run(ctx.project, ctx.store, name, "destroy", ctx.clock) as run:
+        run.note(reason)
         try:
             init(ctx, rendered, run.log)
             ctx.say(f"==> {name}: terraform destroy")
@@ -296,23 +299,40 @@ def destroy(
                 log=run.log,
                 where=f"{name}: destroy",
             )
-            leftovers = state_resources(ctx, rendered)
+            leftovers = state_resources(ctx, rendered) + _tagged_leftovers(lease, rendered)
         except EphemeraError as exc:
-            _record_destroy_result(
-                ctx, name, FAILED, f"destroy failed: {exc.message.splitlines()[0]}"
-            )
+            if not janitor:
+                _record_destroy_result(ctx, name, FAILED, f"destroy failed: {exc.message}")
             raise
-        run.note(reason)
+    if not janitor:
         if leftovers:
-            _record_destroy_result(
-                ctx, name, FAILED, f"{len(leftovers)} resources remain in the state"
-            )
-            raise EphemeraError(
-                f"{name}: destroy left resources in the state: {', '.join(leftovers)}"
-            )
-        _record_destroy_result(ctx, name, DESTROYED, reason)
-    ctx.say(f"==> {name}: destroyed; the state holds no resources")
+            _record_destroy_result(ctx, name, FAILED, f"left behind: {', '.join(leftovers)}")
+        else:
+            _record_destroy_result(ctx, name, DESTROYED, reason)
+    if not leftovers:
+        ctx.say(f"==> {name}: destroyed; the state holds no resources")
     return leftovers
+
+
+def _tagged_leftovers(lease: Lease | None, rendered: Rendered) -> list[str]:
+    """On target aws: ARNs still tagged ephemera:env=<env> after the destroy."""
+    if lease is None or lease.target != "aws":
+        return []
+    import boto3  # only the aws target needs it
+
+    from ephemera.dispatch import tagged_leftovers
+
+    region = _backend_region(rendered)
+    client = boto3.Session(region_name=region).client("resourcegroupstaggingapi")
+    return tagged_leftovers(client, rendered.env)
+
+
+def _backend_region(rendered: Rendered) -> str | None:
+    for line in rendered.backend_config.read_text().splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() == "region":
+            return json.loads(value.strip())
+    return None
 
 
 def _rendered_for_destroy(ctx: Context, name: str, lease: Lease | None) -> Rendered:
@@ -330,8 +350,11 @@ def _rendered_for_destroy(ctx: Context, name: str, lease: Lease | None) -> Rende
 
 
 def _claim_for_destroy(ctx: Context, lease: Lease, reason: str) -> Lease:
+    """Move the lease to destroying. An already destroying lease (a janitor's claim,
+    whose dispatched build runs this) is taken as it is; the state lock keeps two
+    destroys of one environment from running at once."""
     if lease.status == DESTROYING:
-        raise EphemeraError(f"{lease.env}: a destroy is already running (status destroying)")
+        return lease
     return ctx.store.update(
         lease.evolve(status=DESTROYING, status_reason=reason, status_changed_at=ctx.clock())
     )
@@ -354,6 +377,18 @@ def _record_destroy_result(ctx: Context, name: str, status: str, reason: str) ->
             return
         except LeaseConflict:
             continue
+
+
+def count_local_state(project: Project, env: str) -> int | None:
+    """Resources in a local-backend state file, read without running Terraform."""
+    path = project.state_dir(env) / "terraform.tfstate"
+    if not path.is_file():
+        return None
+    try:
+        resources = json.loads(path.read_text()).get("resources", [])
+    except (OSError, ValueError):
+        return None
+    return sum(len(r.get("instances", [])) for r in resources if r.get("mode") == "managed")
 
 
 def state_resources(ctx: Context, rendered: Rendered) -> list[str]:

@@ -9,7 +9,7 @@ from typing import Any
 
 # Stack inputs that Ephemera supplies itself. A stack receives each one it
 # declares in its variables.tf; an environment file may not set them.
-PROVIDED_VARIABLES = ("environment", "owner", "tags", "project_root", "runtime_dir")
+PROVIDED_VARIABLES = ("environment", "owner", "tags", "project_root", "runtime_dir", "region")
 
 
 @dataclass(frozen=True)

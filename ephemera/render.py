@@ -18,6 +18,7 @@ from typing import Any
 import jinja2
 
 from ephemera import hcl
+from ephemera.errors import UsageError
 from ephemera.model import PROVIDED_VARIABLES, Environment
 from ephemera.project import Project
 from ephemera.stackfiles import stack_files
@@ -58,6 +59,7 @@ def provided_values(env: Environment, project: Project) -> dict[str, Any]:
         "tags": env.all_tags,
         "project_root": str(project.root),
         "runtime_dir": str(project.runtime_dir(env.name)),
+        "region": env.region,
     }
     assert set(values) == set(PROVIDED_VARIABLES)
     return values
@@ -71,6 +73,11 @@ def stack_inputs(env: Environment, project: Project, declared: set[str]) -> dict
 
 def render(env: Environment, project: Project, declared: set[str]) -> Rendered:
     """Render `env` into its work directory; `declared` = the stack's variable names."""
+    if env.target == "aws" and not env.aws.get("state_bucket"):
+        raise UsageError(
+            f"{project.relative(env.source)}: aws.state_bucket: required to deploy with target "
+            "aws; set it in environments/_defaults.yaml from the terraform/bootstrap outputs"
+        )
     work_dir = project.work_dir(env.name)
     work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     templates = _jinja(project.templates_dir)
