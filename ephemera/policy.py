@@ -248,10 +248,11 @@ def _reports(data: Any, where: str) -> list[dict[str, Any]]:
 @dataclass(frozen=True)
 class _Record:
     path: str  # file_abs_path
-    status: str  # "passed" | "failed"
+    status: str  # "passed" | "failed" | "skipped" (an inline #checkov:skip, static scans only)
     check_id: str
     resource: str
     message: str
+    reason: str = ""
 
 
 def _records(reports: Iterable[dict[str, Any]]) -> tuple[list[_Record], list[str]]:
@@ -259,7 +260,7 @@ def _records(reports: Iterable[dict[str, Any]]) -> tuple[list[_Record], list[str
     parse_errors: list[str] = []
     for report in reports:
         results = report["results"]
-        for status in ("passed", "failed"):
+        for status in ("passed", "failed", "skipped"):
             for raw in results.get(f"{status}_checks") or []:
                 records.append(_record(raw, status))
         parse_errors.extend(str(p) for p in results.get("parsing_errors") or [])
@@ -277,6 +278,7 @@ def _record(raw: dict[str, Any], status: str) -> _Record:
         check_id=str(raw.get("check_id") or "?"),
         resource=str(raw.get("resource_address") or raw.get("resource") or "?"),
         message=message,
+        reason=str((raw.get("check_result") or {}).get("suppress_comment") or ""),
     )
 
 
@@ -364,6 +366,8 @@ def _scan_plans(
             env = by_path.get(_norm(record.path))
             if env is None:
                 raise EphemeraError(f"{where}: checkov reported an unknown file {record.path}")
+            if record.status == "skipped":
+                continue  # only inline comments skip inside checkov, and plans have none
             entry = {
                 "check_id": record.check_id,
                 "resource": record.resource,
@@ -528,6 +532,8 @@ def scan_static(
         )
         if record.status == "passed":
             result.passed.append(finding)
+        elif record.status == "skipped":
+            result.skipped.append((finding, record.reason or "skipped in the source"))
         elif record.check_id in reasons:
             result.skipped.append((finding, reasons[record.check_id]))
         else:
