@@ -226,7 +226,7 @@ resource "aws_ecs_service" "this" {
   platform_version                   = "LATEST"
   propagate_tags                     = "SERVICE"
   enable_ecs_managed_tags            = true
-  health_check_grace_period_seconds  = 60
+  health_check_grace_period_seconds  = 120
   deployment_minimum_healthy_percent = 100
   deployment_maximum_percent         = 200
   wait_for_steady_state              = var.wait_for_steady_state

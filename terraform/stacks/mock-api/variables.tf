@@ -25,17 +25,17 @@ variable "project_root" {
   description = "Absolute path of the project checkout, to resolve expectations_file (supplied by Ephemera)."
 }
 
-# --- set in the environment file ----------------------------------------------------
-
 variable "region" {
   type        = string
-  description = "AWS region to deploy to (e.g. eu-west-1)."
+  description = "AWS region to deploy to (supplied by Ephemera from the environment file's region, e.g. eu-west-1)."
 
   validation {
     condition     = can(regex("^[a-z]{2}(-[a-z]+)+-[0-9]$", var.region))
     error_message = "region must be an AWS region name such as eu-west-1."
   }
 }
+
+# --- set in the environment file ----------------------------------------------------
 
 variable "account_id" {
   type        = string

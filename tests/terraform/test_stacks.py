@@ -1,0 +1,314 @@
+"""Contracts of the AWS Terraform (mock-api stack, its modules, bootstrap) that can be
+proven without a provider: layout, pinned provider, tags, the variables Ephemera
+supplies, the example environment, the lease table layout, the janitor's settings."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from ephemera import tfstatic
+from ephemera.leases.dynamodb import STATUS_EXPIRY_INDEX, table_definitions
+
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+TERRAFORM = REPO_ROOT / "terraform"
+STACK = TERRAFORM / "stacks" / "mock-api"
+BOOTSTRAP = TERRAFORM / "bootstrap"
+MODULES = [
+    TERRAFORM / "modules" / name for name in ("network", "mockserver-service", "ttl-janitor")
+]
+AWS_DIRS = [STACK, BOOTSTRAP, *MODULES]
+ROOTS = [STACK, BOOTSTRAP]
+
+# AWS resource types the modules use, split by whether the provider takes `tags` on
+# them. A type in neither set fails the test below, so a new one gets classified.
+TAGGABLE = {
+    "aws_acm_certificate",
+    "aws_appautoscaling_target",
+    "aws_cloudwatch_log_group",
+    "aws_cloudwatch_metric_alarm",
+    "aws_codebuild_project",
+    "aws_default_security_group",
+    "aws_ecs_cluster",
+    "aws_ecs_service",
+    "aws_ecs_task_definition",
+    "aws_eip",
+    "aws_iam_role",
+    "aws_internet_gateway",
+    "aws_kms_key",
+    "aws_lambda_function",
+    "aws_lb",
+    "aws_lb_listener",
+    "aws_lb_target_group",
+    "aws_nat_gateway",
+    "aws_route_table",
+    "aws_scheduler_schedule_group",
+    "aws_security_group",
+    "aws_sns_topic",
+    "aws_subnet",
+    "aws_vpc",
+    "aws_vpc_endpoint",
+    "aws_vpc_security_group_egress_rule",
+    "aws_vpc_security_group_ingress_rule",
+}
+NOT_TAGGABLE = {
+    "aws_acm_certificate_validation",
+    "aws_appautoscaling_policy",
+    "aws_iam_role_policy",
+    "aws_iam_role_policy_attachment",
+    "aws_kms_alias",
+    "aws_route",
+    "aws_route53_record",
+    "aws_route_table_association",
+    "aws_scheduler_schedule",
+    "aws_sns_topic_subscription",
+}
+
+
+def parsed(directory: Path) -> dict[str, list[Any]]:
+    """Every top-level block of the directory's .tf files, merged by block type."""
+    merged: dict[str, list[Any]] = {}
+    for path in tfstatic.tf_files(directory):
+        if path.parent != directory:
+            continue
+        for kind, blocks in tfstatic.parse_file(path).items():
+            merged.setdefault(kind, []).extend(blocks)
+    return merged
+
+
+def named(directory: Path, kind: str) -> dict[str, dict[str, Any]]:
+    """{name: body} of the `variable`/`output`/`module` blocks of a directory."""
+    return {name: body for block in parsed(directory).get(kind, []) for name, body in block.items()}
+
+
+def resources(directory: Path) -> list[tuple[str, str, dict[str, Any]]]:
+    return [
+        (rtype, name, body)
+        for block in parsed(directory).get("resource", [])
+        for rtype, instances in block.items()
+        for name, body in instances.items()
+    ]
+
+
+def resource(directory: Path, rtype: str, name: str) -> dict[str, Any]:
+    matches = [body for t, n, body in resources(directory) if (t, n) == (rtype, name)]
+    assert len(matches) == 1, f"{rtype}.{name} in {directory}"
+    return matches[0]
+
+
+# --- layout and provider -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("directory", AWS_DIRS, ids=lambda d: d.relative_to(TERRAFORM).as_posix())
+def test_layout_is_main_variables_outputs_versions(directory: Path) -> None:
+    names = {p.name for p in directory.glob("*.tf")}
+    assert names == {"main.tf", "variables.tf", "outputs.tf", "versions.tf"}
+
+
+@pytest.mark.parametrize("directory", AWS_DIRS, ids=lambda d: d.relative_to(TERRAFORM).as_posix())
+def test_aws_provider_is_pinned_to_5x(directory: Path) -> None:
+    (terraform,) = parsed(directory)["terraform"]
+    (providers,) = terraform["required_providers"]
+    assert providers["aws"] == {"source": "hashicorp/aws", "version": "~> 5.40"}
+
+
+def test_stacks_declare_no_backend() -> None:
+    # Ephemera's render writes `backend "s3" {}` (or local) into the stack's snapshot as
+    # ephemera_backend.tf; a second backend block would fail terraform init.
+    for stack in sorted((TERRAFORM / "stacks").iterdir()):
+        for block in parsed(stack).get("terraform", []):
+            assert "backend" not in block, stack.name
+
+
+@pytest.mark.parametrize("root", ROOTS, ids=lambda d: d.relative_to(TERRAFORM).as_posix())
+def test_roots_tag_everything_through_default_tags(root: Path) -> None:
+    (provider,) = parsed(root)["provider"]
+    (default_tags,) = provider["aws"]["default_tags"]
+    assert "var.tags" in default_tags["tags"]
+    assert "allowed_account_ids" in provider["aws"]
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda d: d.name)
+def test_module_resources_take_the_tags_variable(module: Path) -> None:
+    variables = named(module, "variable")
+    assert variables["tags"]["type"] == "${map(string)}"
+    assert variables["tags"]["default"] == {}
+    for rtype, name, body in resources(module):
+        assert rtype in TAGGABLE | NOT_TAGGABLE, f"classify {rtype} as taggable or not"
+        if rtype in TAGGABLE:
+            assert "var.tags" in str(body.get("tags")), f"{rtype}.{name} has no tags"
+
+
+# --- mock-api stack ------------------------------------------------------------------------
+
+
+def test_mock_api_declares_the_variables_ephemera_supplies() -> None:
+    variables = named(STACK, "variable")
+    expected = {
+        "environment": "string",
+        "owner": "string",
+        "tags": "${map(string)}",
+        "project_root": "string",
+        "region": "string",
+    }
+    assert {name: variables[name]["type"] for name in expected} == expected
+    for name in expected:
+        assert "default" not in variables[name], name
+    assert "runtime_dir" not in variables  # local stacks only
+
+
+@pytest.mark.parametrize(
+    ("name", "values"),
+    [
+        ("instance_size", ["small", "medium", "large", "xlarge"]),
+        ("nat_mode", ["single", "per_az", "none"]),
+    ],
+)
+def test_enumerated_variables_are_validated(name: str, values: list[str]) -> None:
+    declared_in = [d for d in (STACK, *MODULES) if name in named(d, "variable")]
+    assert len(declared_in) == 2  # the stack and the module it passes the value to
+    for directory in declared_in:
+        (validation,) = named(directory, "variable")[name]["validation"]
+        assert f"contains({json.dumps(values)}, var.{name})" in validation["condition"]
+
+
+def test_instance_sizes_map_to_fargate_cpu_and_memory() -> None:
+    (module_locals,) = parsed(TERRAFORM / "modules" / "mockserver-service")["locals"]
+    assert module_locals["sizes"] == {
+        "small": {"cpu": 256, "memory": 512},
+        "medium": {"cpu": 512, "memory": 1024},
+        "large": {"cpu": 1024, "memory": 2048},
+        "xlarge": {"cpu": 2048, "memory": 4096},
+    }
+
+
+def test_container_images_are_pinned() -> None:
+    variables = named(TERRAFORM / "modules" / "mockserver-service", "variable")
+    assert variables["mockserver_image"]["default"] == "mockserver/mockserver:5.15.0"
+    assert not variables["aws_cli_image"]["default"].endswith(":latest")
+
+
+def test_expectations_hash_reaches_the_task_definition() -> None:
+    module = TERRAFORM / "modules" / "mockserver-service"
+    task = resource(module, "aws_ecs_task_definition", "this")
+    assert "var.expectations_hash" in task["container_definitions"]
+    assert "MOCKSERVER_INITIALIZATION_JSON_PATH" in task["container_definitions"]
+    obj = resource(STACK, "aws_s3_object", "expectations")
+    assert obj["source_hash"] == "${local.expectations_md5}"
+    assert named(STACK, "module")["mockserver"]["expectations_hash"] == (
+        "${local.expectations_md5}"
+    )
+
+
+def test_service_rolls_back_failed_deployments() -> None:
+    service = resource(TERRAFORM / "modules" / "mockserver-service", "aws_ecs_service", "this")
+    assert service["deployment_circuit_breaker"] == [{"enable": True, "rollback": True}]
+
+
+def test_mock_api_outputs() -> None:
+    assert {"url", "cluster", "service", "log_group"} <= set(named(STACK, "output"))
+
+
+def test_example_environment_fits_the_stack() -> None:
+    env = yaml.safe_load((REPO_ROOT / "environments" / "test-api.yaml").read_text())
+    assert (env["name"], env["stack"], env["target"]) == ("test-api", "mock-api", "aws")
+    declared = named(STACK, "variable")
+    assert set(env["variables"]) <= set(declared)
+    expectations = REPO_ROOT / env["variables"]["expectations_file"]
+    document = json.loads(expectations.read_text())
+    assert document and all({"httpRequest", "httpResponse"} <= set(e) for e in document)
+
+
+# --- bootstrap -----------------------------------------------------------------------------
+
+
+def test_bootstrap_outputs_exactly_what_defaults_need() -> None:
+    outputs = named(BOOTSTRAP, "output")
+    assert set(outputs) == {
+        "state_bucket",
+        "lease_table",
+        "region",
+        "notify_topic_arn",
+        "plan_role_arn",
+        "apply_role_arn",
+        "account_id",
+    }
+
+
+def _table(body: dict[str, Any]) -> dict[str, Any]:
+    """The CreateTable arguments an aws_dynamodb_table block stands for (name aside)."""
+    table: dict[str, Any] = {
+        "AttributeDefinitions": [
+            {"AttributeName": a["name"], "AttributeType": a["type"]} for a in body["attribute"]
+        ],
+        "KeySchema": [{"AttributeName": body["hash_key"], "KeyType": "HASH"}],
+        "BillingMode": body["billing_mode"],
+    }
+    if "range_key" in body:
+        table["KeySchema"].append({"AttributeName": body["range_key"], "KeyType": "RANGE"})
+    if "global_secondary_index" in body:
+        table["GlobalSecondaryIndexes"] = [
+            {
+                "IndexName": index["name"],
+                "KeySchema": [
+                    {"AttributeName": index["hash_key"], "KeyType": "HASH"},
+                    {"AttributeName": index["range_key"], "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": index["projection_type"]},
+            }
+            for index in body["global_secondary_index"]
+        ]
+    return table
+
+
+def test_lease_tables_match_the_dynamodb_lease_store() -> None:
+    leases, runs = table_definitions("t")
+    for definition in (leases, runs):
+        del definition["TableName"]
+    assert _table(resource(BOOTSTRAP, "aws_dynamodb_table", "leases")) == leases
+    assert _table(resource(BOOTSTRAP, "aws_dynamodb_table", "runs")) == runs
+    assert leases["GlobalSecondaryIndexes"][0]["IndexName"] == STATUS_EXPIRY_INDEX
+
+
+def test_lease_tables_keep_point_in_time_recovery_and_encryption() -> None:
+    for name in ("leases", "runs"):
+        table = resource(BOOTSTRAP, "aws_dynamodb_table", name)
+        assert table["point_in_time_recovery"] == [{"enabled": True}]
+        assert table["server_side_encryption"] == [{"enabled": True}]
+
+
+def test_github_roles_trust_only_their_subjects() -> None:
+    (bootstrap_locals,) = parsed(BOOTSTRAP)["locals"]
+    assert bootstrap_locals["plan_subjects"] == ["repo:${var.github_repository}:pull_request"]
+    assert "refs/heads/${var.github_main_branch}" in bootstrap_locals["apply_subjects"]
+
+
+# --- ttl-janitor -----------------------------------------------------------------------------
+
+
+def test_janitor_lambda_settings() -> None:
+    module = TERRAFORM / "modules" / "ttl-janitor"
+    function = resource(module, "aws_lambda_function", "this")
+    assert (function["runtime"], function["handler"]) == ("python3.12", "handler.handler")
+    (environment,) = function["environment"]
+    assert set(environment["variables"]) == {
+        "LEASE_TABLE",
+        "NOTIFY_TOPIC_ARN",
+        "DISPATCH",
+        "CODEBUILD_PROJECT",
+        "DRY_RUN",
+        "MAX_DESTROYS",
+    }
+    assert environment["variables"]["DISPATCH"] == "codebuild"
+    assert "default" not in named(module, "variable")["package_path"]
+
+
+def test_janitor_runs_every_five_minutes_and_destroys_through_codebuild() -> None:
+    module = TERRAFORM / "modules" / "ttl-janitor"
+    assert named(module, "variable")["schedule_expression"]["default"] == "rate(5 minutes)"
+    (janitor_locals,) = parsed(module)["locals"]
+    assert 'make destroy ENV="$ENV" AUTO_APPROVE=1' in janitor_locals["buildspec"]
