@@ -23,6 +23,7 @@ from ephemera.notify import Notifier, RoutingNotifier, notifier_for
 from ephemera.project import Project
 from ephemera.runs import current_actor
 from ephemera.status import format_table, status_rows
+from ephemera.terraform import echo_stderr, echo_stdout
 from ephemera.ttl import Clock, format_remaining, system_clock
 
 T = TypeVar("T")
@@ -61,9 +62,14 @@ def _report_unexpected(exc: Exception) -> str:
     return f"unexpected error: {exc!r} (traceback in {path})"
 
 
-def context() -> lifecycle.Context:
+def context(progress_to_stderr: bool = False) -> lifecycle.Context:
+    """Progress (Terraform's output, `==>` steps) goes to stdout, or to stderr when
+    stdout carries JSON for a script."""
     project = Project.discover()
-    return lifecycle.Context(project=project, store=open_store(project), clock=cli_clock())
+    echo = echo_stderr if progress_to_stderr else echo_stdout
+    return lifecycle.Context(
+        project=project, store=open_store(project), clock=cli_clock(), echo=echo
+    )
 
 
 def cli_clock() -> Clock:
@@ -233,7 +239,7 @@ def ttl_sweep(
     dry_run: bool = False, max_destroys: int | None = None, as_json: bool = False
 ) -> None:
     """The local janitor: destroy what expired (in-process), warn what is about to."""
-    ctx = context()
+    ctx = context(progress_to_stderr=as_json)
     project = ctx.project
     summary = ttl.sweep(
         ctx.store,

@@ -75,14 +75,15 @@ class Notifier(Protocol):
 
 
 class ConsoleNotifier:
-    """Prints each notification and appends it as one JSON line to `log_path`."""
+    """Prints each notification (to stderr: stdout may carry JSON) and appends it as
+    one JSON line to `log_path`."""
 
     def __init__(self, log_path: Path | None = None, stream: TextIO | None = None) -> None:
         self.log_path = log_path
         self.stream = stream
 
     def send(self, event: Notification) -> None:
-        stream = self.stream if self.stream is not None else sys.stdout
+        stream = self.stream if self.stream is not None else sys.stderr
         print(f"[{event.kind}] {event.subject}\n{event.text}", file=stream, flush=True)
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)

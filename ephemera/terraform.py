@@ -181,6 +181,11 @@ def echo_stdout(line: str) -> None:
     sys.stdout.flush()
 
 
+def echo_stderr(line: str) -> None:
+    sys.stderr.write(line)
+    sys.stderr.flush()
+
+
 def fmt_check(path: Path, plugin_cache: Path) -> Result:
     """`terraform fmt -check -recursive -diff` on `path` (returncode 3 = unformatted)."""
     runner = Terraform(data_dir=plugin_cache.parent / "fmt-data", plugin_cache=plugin_cache)
