@@ -7,11 +7,12 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, fields
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ephemera.leases.base import Lease, LeaseConflict, LeaseStore, RunRecord
+from ephemera.leases.codec import from_text, to_text
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS leases (
@@ -54,17 +55,6 @@ CREATE INDEX IF NOT EXISTS runs_env_started ON runs (env, started_at);
 
 _LEASE_COLUMNS = [f.name for f in fields(Lease)]
 _TIME_FIELDS = {"created_at", "applied_at", "expires_at", "next_attempt_at", "status_changed_at"}
-
-
-def to_text(moment: datetime | None) -> str | None:
-    """UTC, fixed width, so that text order is time order."""
-    if moment is None:
-        return None
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def from_text(text: str | None) -> datetime | None:
-    return None if text is None else datetime.fromisoformat(text)
 
 
 def _lease_row(lease: Lease) -> dict[str, Any]:
