@@ -18,11 +18,21 @@ from ephemera.leases.base import (
 )
 from ephemera.leases.sqlite import SqliteLeaseStore
 
+
+def __getattr__(name: str):  # noqa: ANN202 - lazy: boto3 is slow to import
+    if name == "DynamoLeaseStore":
+        from ephemera.leases.dynamodb import DynamoLeaseStore
+
+        return DynamoLeaseStore
+    raise AttributeError(name)
+
+
 __all__ = [
     "ACTIVE",
     "DEPLOYING",
     "DESTROYED",
     "DESTROYING",
+    "DynamoLeaseStore",
     "FAILED",
     "STATUSES",
     "Lease",

@@ -1,0 +1,106 @@
+"""The S3 backend against a real moto server: state lands under envs/<env>/, a
+second apply while the first holds the lock fails fast naming the holder, and
+`invoke unlock` releases a dead lock."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT, MotoServer
+from tests.integration.conftest import INVOKE, Cli, demo_env
+
+pytestmark = pytest.mark.integration
+BUCKET = "ephemera-state-test"
+
+# A stack whose apply waits (bounded) for a release file: it holds the state lock
+# for exactly as long as the test wants, with no timing guesses.
+WAITING_STACK = {
+    "variables.tf": 'variable "release_file" {\n  type        = string\n'
+    '  description = "apply finishes once this file exists"\n}\n',
+    "main.tf": 'resource "terraform_data" "wait" {\n  input = var.release_file\n'
+    '  provisioner "local-exec" {\n'
+    '    command     = "for i in $(seq 600); do [ -e \\"$RELEASE\\" ] && exit 0; sleep 0.1; done; exit 1"\n'  # noqa: E501
+    "    environment = { RELEASE = var.release_file }\n  }\n}\n",
+}
+
+
+@pytest.fixture
+def aws_cli(cli: Cli, moto: MotoServer) -> Cli:
+    moto.client("s3").create_bucket(Bucket=BUCKET)
+    defaults = cli.root / "environments" / "_defaults.yaml"
+    defaults.write_text(
+        defaults.read_text() + f"aws:\n  state_bucket: {BUCKET}\n  s3_use_path_style: true\n"
+    )
+    stack = cli.root / "terraform" / "stacks" / "waiting"
+    stack.mkdir()
+    for name, text in WAITING_STACK.items():
+        (stack / name).write_text(text)
+    cli.extra_env = moto.env()
+    return cli
+
+
+def aws_env(text: str) -> str:
+    return text.replace("target: local", "target: aws\nregion: us-east-1")
+
+
+def test_state_lands_in_the_bucket(aws_cli: Cli, moto: MotoServer, port: int):
+    aws_cli.write_env("s3-demo", aws_env(demo_env(port, name="s3-demo")))
+    deployed = aws_cli.invoke("deploy", "--env", "s3-demo")
+    assert deployed.returncode == 0, deployed.stderr + deployed.stdout
+    body = moto.client("s3").get_object(Bucket=BUCKET, Key="envs/s3-demo/terraform.tfstate")["Body"]
+    state = json.loads(body.read())
+    assert [r["type"] for r in state["resources"]] == ["terraform_data"]
+    destroyed = aws_cli.invoke("destroy", "--env", "s3-demo", "--yes")
+    assert destroyed.returncode == 0, destroyed.stderr
+
+
+def test_lock_contention_and_unlock(aws_cli: Cli, moto: MotoServer, tmp_path: Path):
+    release = tmp_path / "release"
+    aws_cli.write_env(
+        "locked",
+        "name: locked\nstack: waiting\ntarget: aws\nregion: us-east-1\nowner: a@example.com\n"
+        f"ttl: 1h\nvariables:\n  release_file: {release}\n",
+    )
+    first = subprocess.Popen(
+        [INVOKE, "--search-root", str(REPO_ROOT), "deploy", "--env", "locked"],
+        cwd=aws_cli.root,
+        env=aws_cli.env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_for_object(moto, "envs/locked/terraform.tfstate.tflock", first)
+        second = aws_cli.invoke("deploy", "--env", "locked")
+        assert second.returncode == 1, second.stderr + second.stdout
+        assert "the state is locked by" in second.stderr and "invoke unlock" in second.stderr
+        assert "Traceback" not in second.stderr
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)  # the run dies holding the lock
+        first.wait(timeout=30)
+
+    refused = aws_cli.invoke("unlock", "--env", "locked")
+    assert refused.returncode == 2 and "no terminal to ask" in refused.stderr
+    unlocked = aws_cli.invoke("unlock", "--env", "locked", "--yes")
+    assert unlocked.returncode == 0, unlocked.stderr
+    assert "locked by" in unlocked.stdout and "released" in unlocked.stdout
+    assert aws_cli.invoke("unlock", "--env", "locked").stdout.strip().endswith("not locked")
+
+
+def wait_for_object(moto: MotoServer, key: str, process: subprocess.Popen) -> None:
+    s3 = moto.client("s3")
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=key).get("Contents", [])
+        if listed:
+            return
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.1)
+    raise AssertionError(f"{key} never appeared")
