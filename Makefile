@@ -24,7 +24,7 @@ $(CHECKOV_STAMP): requirements/checkov.txt
 	@$(CHECKOV_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements/checkov.txt
 	@touch $(CHECKOV_STAMP)
 
-.PHONY: help setup deploy plan destroy status outputs history extend-ttl ttl unlock validate schema test lint bench clean
+.PHONY: help setup deploy plan destroy status outputs history extend-ttl ttl unlock lambda-package validate schema test lint bench clean
 help: ## Show this list of targets
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
 
@@ -68,6 +68,9 @@ ttl: $(STAMP) ## Janitor sweep: destroy expired envs, send warnings (DRY_RUN=1, 
 unlock: $(STAMP) ## Show who holds ENV=<name>'s state lock; force-unlock after confirmation
 	$(need_env)
 	@$(INV) unlock --env "$$ENV"
+
+lambda-package: $(STAMP) ## Build dist/ttl_janitor.zip for the AWS janitor (reproducible)
+	@$(INV) lambda-package
 
 validate: $(STAMP) ## Validate every environment file (or ENV=<name>)
 	@$(INV) validate $${ENV:+--env "$$ENV"}

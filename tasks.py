@@ -92,3 +92,9 @@ def extend_ttl(c: Context, env: str = "", hours: int = 0, reason: str = "") -> N
 def ttl(c: Context, dry_run: bool = False, max_destroys: int = -1, json: bool = False) -> None:
     """The janitor: destroy expired environments, warn those about to expire."""
     _run(lambda: commands.ttl_sweep(dry_run, None if max_destroys < 0 else max_destroys, json))
+
+
+@task(name="lambda-package")
+def lambda_package(c: Context) -> None:
+    """Build dist/ttl_janitor.zip (the janitor handler + the ephemera modules it imports)."""
+    _run(commands.lambda_package)

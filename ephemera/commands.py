@@ -269,3 +269,10 @@ def _notifier(project: Project, name: str) -> Notifier:
     except EphemeraError:
         settings = {"console": True}
     return notifier_for(settings, log_path=log_path, where=f"{name}: notify")
+
+
+def lambda_package() -> None:
+    from ephemera.lambda_package import build_package
+
+    project = Project.discover()
+    print(f"wrote {project.relative(build_package(project))}")
