@@ -13,10 +13,9 @@ locals {
   state_bucket = coalesce(var.state_bucket_name, "${var.name_prefix}-tfstate-${local.account_id}-${var.region}")
   runs_table   = "${var.lease_table_name}-runs"
 
-  github_oidc_host = "token.actions.githubusercontent.com"
-  github_oidc_arn = (var.create_github_oidc_provider
-    ? aws_iam_openid_connect_provider.github[0].arn
-  : "arn:${local.partition}:iam::${local.account_id}:oidc-provider/${local.github_oidc_host}")
+  github_oidc_host         = "token.actions.githubusercontent.com"
+  existing_github_oidc_arn = "arn:${local.partition}:iam::${local.account_id}:oidc-provider/${local.github_oidc_host}"
+  github_oidc_arn          = var.create_github_oidc_provider ? aws_iam_openid_connect_provider.github[0].arn : local.existing_github_oidc_arn
 
   # Subjects GitHub puts in its OIDC tokens.
   plan_subjects = ["repo:${var.github_repository}:pull_request"]
@@ -32,7 +31,7 @@ locals {
 # --- state bucket ------------------------------------------------------------------
 
 resource "aws_s3_bucket" "state" {
-  #checkov:skip=CKV_AWS_18:server access logs would need a second, unlogged bucket; object versions and CloudTrail data events cover state changes
+  #checkov:skip=CKV_AWS_18:no server access logs: they would need a second, unlogged bucket; object versioning keeps every state revision
   #checkov:skip=CKV_AWS_144:cross-region replication is not set up for the state bucket; versioning keeps every earlier state
   #checkov:skip=CKV2_AWS_62:nothing consumes state bucket events
   bucket = local.state_bucket

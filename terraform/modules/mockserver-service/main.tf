@@ -145,7 +145,8 @@ resource "aws_ecs_task_definition" "this" {
     cpu_architecture        = "X86_64"
   }
 
-  # Task-local scratch volumes: both containers have read-only root filesystems.
+  # Task-local scratch volumes, so the containers can run with read-only root
+  # filesystems: the expectations file, and /tmp (the JVM's and the CLI's scratch).
   volume {
     name = "expectations"
   }
@@ -185,7 +186,7 @@ resource "aws_ecs_task_definition" "this" {
       name                   = "mockserver"
       image                  = var.mockserver_image
       essential              = true
-      readonlyRootFilesystem = true
+      readonlyRootFilesystem = var.mockserver_readonly_root_filesystem
       # The image's entrypoint is MockServer's launcher; these are its arguments.
       command = ["-serverPort", tostring(var.container_port), "-logLevel", "INFO"]
       portMappings = [

@@ -94,6 +94,12 @@ variable "mockserver_image" {
   }
 }
 
+variable "mockserver_readonly_root_filesystem" {
+  type        = bool
+  default     = true
+  description = "Run MockServer with a read-only root filesystem (it writes only to the task-local /tmp volume). Turn off only if a MockServer version needs to write elsewhere."
+}
+
 variable "aws_cli_image" {
   type        = string
   default     = "public.ecr.aws/aws-cli/aws-cli:2.15.0"
