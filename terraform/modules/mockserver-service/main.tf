@@ -120,7 +120,7 @@ resource "aws_iam_role_policy" "task" {
 # --- ECS ---------------------------------------------------------------------
 
 resource "aws_ecs_cluster" "this" {
-  #checkov:skip=CKV_AWS_224:ECS Exec is not enabled on this cluster or its service, so there is no exec session logging or encryption to configure
+  # ECS Exec is not enabled, so there is no exec session logging or key to configure.
   name = var.name
 
   setting {
@@ -337,7 +337,8 @@ resource "aws_security_group" "alb" {
 }
 
 resource "aws_vpc_security_group_ingress_rule" "alb" {
-  #checkov:skip=CKV_AWS_260:a public mock API: port 80 is open to allowed_cidrs (default anywhere) and only redirects to HTTPS when a domain is set
+  # A public mock API: 80 (and 443 with a domain) open to allowed_cidrs, default anywhere;
+  # with a domain, port 80 only redirects to HTTPS.
   for_each = local.alb_ingress
 
   security_group_id = aws_security_group.alb.id

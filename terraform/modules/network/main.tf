@@ -3,9 +3,9 @@
 # The S3 gateway endpoint keeps S3 traffic (expectations, image layers on ECR)
 # off the NAT gateways and the internet.
 
-# Read only when availability_zones is not given.
+# Read only when availability_zones is not given. Only the first two zone names
+# (in name order) are used, so a zone AWS adds later does not change the choice.
 data "aws_availability_zones" "available" {
-  #checkov:skip=CKV_AWS_394:only the first two zone names (in name order) are used, so a zone AWS adds later does not change the choice; pin zones with availability_zones
   count = var.availability_zones == null ? 1 : 0
 
   state = "available"

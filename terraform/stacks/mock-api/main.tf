@@ -16,7 +16,8 @@ resource "aws_s3_bucket" "expectations" {
   #checkov:skip=CKV_AWS_18:access logs are not kept for an hours-long bucket holding one object uploaded by Terraform
   #checkov:skip=CKV_AWS_144:no cross-region replication: the object is re-uploaded from git on every apply
   #checkov:skip=CKV2_AWS_62:nothing consumes events of this bucket; its single object is managed by Terraform
-  #checkov:skip=CKV_AWS_21:versioning is optional (expectations_versioning): the object's source of truth is the expectations file in git
+  # Versioning is optional (expectations_versioning): the object's source of truth
+  # is the expectations file in git.
   # At most 37 characters: S3 appends a 26-character unique suffix.
   bucket_prefix = "${substr("eph-${var.environment}", 0, 36)}-"
   # The bucket lives and dies with the environment.
