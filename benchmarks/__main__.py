@@ -6,7 +6,7 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ["deploy_overhead", "validate_render"]
+BENCHMARKS = ["deploy_overhead", "validate_render", "sweep"]
 
 
 def main(names: list[str]) -> int:
