@@ -9,6 +9,8 @@ bootstrap) must:
   every output a `description`                            (`documentation_findings`)
 - pass checkov's static HCL scan, offline                 (`run_checkov`, `checkov_findings`)
 - give every `checkov:skip=<ID>` comment a reason         (`skip_reason_findings`)
+- skip only what fails: a scan with the skips disabled
+  fails each skipped check where its comment is           (`disable_skips`, `unused_skip_findings`)
 
 Each check returns a sorted list of `Finding`s (empty = passed), located at a
 file and line relative to a `base` directory, so tests can assert exact results
@@ -39,6 +41,7 @@ VARIABLE_TYPE = "variable-type"
 VARIABLE_DESCRIPTION = "variable-description"
 OUTPUT_DESCRIPTION = "output-description"
 SKIP_REASON = "skip-reason"
+UNUSED_SKIP = "unused-skip"
 CHECKOV_PARSE = "checkov-parse"
 
 CHECKOV_TIMEOUT = 600  # seconds
@@ -326,6 +329,48 @@ def skip_reason_findings(files: Iterable[Path], base: Path | None = None) -> lis
         for c in skip_comments(files)
         if not c.reason
     )
+
+
+def disable_skips(source: Path, target: Path) -> Path:
+    """Copy every .tf file under `source` to `target` with its `checkov:skip` comments
+    disabled (the lines stay where they are); returns `target`. A checkov scan of the
+    copy shows what each skip suppresses (`unused_skip_findings`)."""
+    for path in tf_files(source):
+        copy = target / path.relative_to(source)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_text(path.read_text().replace("checkov:skip=", "checkov-skip-disabled="))
+    return target
+
+
+def unused_skip_findings(
+    comments: Iterable[SkipComment],
+    reports_without_skips: Sequence[dict[str, Any]],
+    source: Path,
+    base: Path | None = None,
+) -> list[Finding]:
+    """A finding per skip comment that suppresses nothing: in a scan of the tree with its
+    skips disabled (`disable_skips` copy of `source`), no failure of that check covers
+    the comment's line. Such a skip is stale, misplaced or never needed."""
+    failures = [
+        (
+            str(f.get("check_id")),
+            str(f.get("file_path", "")).lstrip("/"),
+            (f.get("file_line_range") or [0, 0])[:2],
+        )
+        for report in reports_without_skips
+        for f in (report.get("results") or {}).get("failed_checks") or []
+    ]
+    found = []
+    for comment in comments:
+        where = comment.path.relative_to(source).as_posix()
+        used = any(
+            check_id == comment.check_id and file_path == where and start <= comment.line <= end
+            for check_id, file_path, (start, end) in failures
+        )
+        if not used:
+            message = f"checkov:skip={comment.check_id} suppresses no failure (remove it)"
+            found.append(Finding(_relative(comment.path, base), comment.line, UNUSED_SKIP, message))
+    return sorted(found)
 
 
 # --- checkov -----------------------------------------------------------------------------

@@ -167,6 +167,53 @@ def test_skip_comment_forms(tmp_path: Path) -> None:
     ]
 
 
+def test_disable_skips_keeps_every_line_in_place(tmp_path: Path) -> None:
+    copy = tfstatic.disable_skips(FIXTURES, tmp_path / "copy")
+    original = fixture("skip_without_reason") / "main.tf"
+    disabled = copy / "skip_without_reason" / "main.tf"
+    assert tfstatic.skip_comments([disabled]) == []
+    assert len(disabled.read_text().splitlines()) == len(original.read_text().splitlines())
+    assert "checkov-skip-disabled=CKV_AWS_27" in disabled.read_text().splitlines()[3]
+    assert sorted(p.relative_to(copy) for p in tfstatic.tf_files(copy)) == sorted(
+        p.relative_to(FIXTURES) for p in tfstatic.tf_files(FIXTURES)
+    )
+
+
+def test_a_skip_that_suppresses_no_failure_is_unused() -> None:
+    # As a scan of the fixture with its skips disabled reports it: the queue (lines 3-8)
+    # fails CKV_AWS_27 only, so the CKV2_AWS_73 skip on line 5 suppresses nothing.
+    without_skips = [
+        {
+            "results": {
+                "failed_checks": [
+                    {
+                        "check_id": "CKV_AWS_27",
+                        "file_path": "/skip_without_reason/main.tf",
+                        "file_line_range": [3, 8],
+                        "resource": "aws_sqs_queue.skips",
+                    },
+                    {
+                        "check_id": "CKV2_AWS_73",
+                        "file_path": "/elsewhere/main.tf",
+                        "file_line_range": [1, 9],
+                        "resource": "aws_sqs_queue.other",
+                    },
+                ]
+            }
+        }
+    ]
+    comments = tfstatic.skip_comments(files("skip_without_reason"))
+    found = tfstatic.unused_skip_findings(comments, without_skips, FIXTURES, FIXTURES)
+    assert found == [
+        Finding(
+            "skip_without_reason/main.tf",
+            5,
+            "unused-skip",
+            "checkov:skip=CKV2_AWS_73 suppresses no failure (remove it)",
+        )
+    ]
+
+
 # --- everything but checkov, on the whole fixture tree --------------------------------------
 
 

@@ -26,3 +26,15 @@ def checkov_reports() -> list[dict[str, Any]]:
     if not checkov.exists():
         pytest.skip(f"{checkov} is not installed (make setup)")
     return tfstatic.run_checkov(TERRAFORM, checkov)
+
+
+@pytest.fixture(scope="session")
+def checkov_reports_without_skips(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> list[dict[str, Any]]:
+    """checkov's reports for a copy of terraform/ with every checkov:skip disabled."""
+    checkov = tfstatic.checkov_binary(REPO_ROOT)
+    if not checkov.exists():
+        pytest.skip(f"{checkov} is not installed (make setup)")
+    copy = tfstatic.disable_skips(TERRAFORM, tmp_path_factory.mktemp("no-skips") / "terraform")
+    return tfstatic.run_checkov(copy, checkov)

@@ -65,3 +65,14 @@ def test_checkov_checked_the_resources(checkov_reports: list[dict[str, Any]]) ->
     assert sum(s.get("resource_count", 0) for s in summaries) >= 50
     assert sum(s.get("passed", 0) for s in summaries) >= 200
     assert all(s.get("parsing_errors", 0) == 0 for s in summaries)
+
+
+@pytest.mark.integration
+def test_every_checkov_skip_suppresses_a_failure(
+    checkov_reports_without_skips: list[dict[str, Any]],
+) -> None:
+    comments = tfstatic.skip_comments(tfstatic.tf_files(TERRAFORM))
+    found = tfstatic.unused_skip_findings(
+        comments, checkov_reports_without_skips, TERRAFORM, REPO_ROOT
+    )
+    assert not found, report(found)
