@@ -24,7 +24,7 @@ $(CHECKOV_STAMP): requirements/checkov.txt
 	@$(CHECKOV_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements/checkov.txt
 	@touch $(CHECKOV_STAMP)
 
-.PHONY: help setup deploy plan destroy status outputs history extend-ttl ttl unlock lambda-package validate schema test lint bench clean
+.PHONY: help setup deploy plan destroy status outputs history extend-ttl ttl unlock policy-scan lambda-package validate schema test lint bench clean
 help: ## Show this list of targets
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
 
@@ -34,11 +34,11 @@ define need_env
 	@test -n "$$ENV" || { echo "usage: make $@ ENV=<name>  (environments are listed by 'make status')" >&2; exit 2; }
 endef
 
-deploy: $(STAMP) ## Validate, render, plan and apply ENV=<name>
+deploy: $(STAMP) $(CHECKOV_STAMP) ## Validate, render, plan and apply ENV=<name>
 	$(need_env)
 	@$(INV) deploy --env "$$ENV"
 
-plan: $(STAMP) ## Show what a deploy of ENV=<name> would change
+plan: $(STAMP) $(CHECKOV_STAMP) ## Show what a deploy of ENV=<name> would change
 	$(need_env)
 	@$(INV) plan --env "$$ENV"
 
@@ -68,6 +68,9 @@ ttl: $(STAMP) ## Janitor sweep: destroy expired envs, send warnings (DRY_RUN=1, 
 unlock: $(STAMP) ## Show who holds ENV=<name>'s state lock; force-unlock after confirmation
 	$(need_env)
 	@$(INV) unlock --env "$$ENV"
+
+policy-scan: $(STAMP) $(CHECKOV_STAMP) ## Static checkov scan of terraform/ with the custom checks
+	@$(INV) policy-scan
 
 lambda-package: $(STAMP) ## Build dist/ttl_janitor.zip for the AWS janitor (reproducible)
 	@$(INV) lambda-package

@@ -98,3 +98,9 @@ def ttl(c: Context, dry_run: bool = False, max_destroys: int = -1, json: bool = 
 def lambda_package(c: Context) -> None:
     """Build dist/ttl_janitor.zip (the janitor handler + the ephemera modules it imports)."""
     _run(commands.lambda_package)
+
+
+@task(name="policy-scan", help={"path": "directory to scan (default terraform/)"})
+def policy_scan(c: Context, path: str = "") -> None:
+    """Static checkov scan of the Terraform code with the custom checks in policies/."""
+    _run(lambda: commands.policy_scan(path))

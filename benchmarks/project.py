@@ -11,7 +11,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 def scratch_project() -> Path:
     root = Path(tempfile.mkdtemp(prefix="ephemera-bench-")) / "project"
-    for part in ("terraform", "templates", "schemas", "expectations"):
+    for part in ("terraform", "templates", "schemas", "expectations", "policies"):
         shutil.copytree(REPO_ROOT / part, root / part)
     (root / "environments").mkdir()
     shutil.copy(REPO_ROOT / "environments" / "_defaults.yaml", root / "environments")

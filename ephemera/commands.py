@@ -276,3 +276,13 @@ def lambda_package() -> None:
 
     project = Project.discover()
     print(f"wrote {project.relative(build_package(project))}")
+
+
+def policy_scan(path: str = "") -> None:
+    from ephemera import policy
+
+    project = Project.discover()
+    result = policy.scan_static(project, project.root / path if path else None)
+    print(policy.format_result(result))
+    if not result.ok:
+        raise EphemeraError(f"policy-scan: {len(result.failed)} check(s) failed")

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from ephemera import config, stackvars
+from ephemera import config, gate, stackvars
 from ephemera.errors import EphemeraError, UsageError
 from ephemera.leases import (
     ACTIVE,
@@ -146,28 +145,33 @@ def summarize_plan(env: str, plan: dict[str, Any], plan_json: Path, digest: str)
     )
 
 
-def plan(ctx: Context, name: str) -> PlanSummary:
+def plan(ctx: Context, name: str) -> tuple[PlanSummary, gate.GateResult]:
+    """Plan and report what the gate says (policy, cost); applies nothing."""
     env, rendered = prepare(ctx, name)
     with recorded_run(ctx.project, ctx.store, env.name, "plan", ctx.clock) as run:
         init(ctx, rendered, run.log)
         summary = make_plan(ctx, rendered, run.log)
         run.counts(summary.added, summary.changed, summary.destroyed)
+        checked = run_gate(ctx, env, summary)
     ctx.say(f"==> {env.name}: plan {summary.counts_text()} (saved {summary.plan_json})")
-    return summary
+    return summary, checked
 
 
-Gate = Callable[[Environment, PlanSummary], None]
+def run_gate(ctx: Context, env: Environment, summary: PlanSummary) -> gate.GateResult:
+    ctx.say(f"==> {env.name}: policy gate and cost")
+    checked = gate.evaluate(ctx.project, env, summary.plan_json)
+    ctx.say(gate.report(env, checked))
+    return checked
 
 
-def deploy(ctx: Context, name: str, gate: Gate | None = None) -> DeployResult:
+def deploy(ctx: Context, name: str) -> DeployResult:
     """Plan, pass the gate, apply the saved plan, and create or renew the lease."""
     env, rendered = prepare(ctx, name)
     with recorded_run(ctx.project, ctx.store, env.name, "apply", ctx.clock) as run:
         init(ctx, rendered, run.log)
         summary = make_plan(ctx, rendered, run.log)
         run.counts(summary.added, summary.changed, summary.destroyed)
-        if gate is not None:
-            gate(env, summary)
+        gate.enforce(env, run_gate(ctx, env, summary))
         lease = _mark_deploying(ctx, env, run)
         applied = summary.has_changes
         if applied:

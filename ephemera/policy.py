@@ -75,8 +75,12 @@ class PolicyResult:
 # --- finding checkov ------------------------------------------------------------
 
 
+INSTALL_ROOT = Path(__file__).resolve().parent.parent
+
+
 def checkov_path(project: Project) -> str:
-    """`EPHEMERA_CHECKOV`, else `<root>/.venv-checkov/bin/checkov`, else `checkov` on PATH."""
+    """`EPHEMERA_CHECKOV`, else `.venv-checkov/bin/checkov` of the project (or of the
+    checkout Ephemera runs from), else `checkov` on PATH."""
     configured = os.environ.get("EPHEMERA_CHECKOV")
     if configured:
         found = shutil.which(configured)
@@ -87,8 +91,9 @@ def checkov_path(project: Project) -> str:
             )
         return found
     venv = project.root / ".venv-checkov" / "bin" / "checkov"
-    if venv.is_file() and os.access(venv, os.X_OK):
-        return str(venv)
+    for candidate in (venv, INSTALL_ROOT / ".venv-checkov" / "bin" / "checkov"):
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
     on_path = shutil.which("checkov")
     if on_path:
         return on_path

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
+from ephemera.cost import money
+from ephemera.gate import per_hour
 from ephemera.health import health_url, is_healthy
 from ephemera.leases import ACTIVE, DESTROYED, Lease, LeaseStore
 from ephemera.project import Project
@@ -26,6 +28,8 @@ class StatusRow:
     orphan: bool
     reason: str | None
     changed_at: str | None
+    cost_so_far_usd: float | None = None
+    cost_remaining_usd: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -65,11 +69,31 @@ def _row(
         orphan=not has_file and live,
         reason=lease.status_reason,
         changed_at=lease.status_changed_at.isoformat() if lease.status_changed_at else None,
+        **(_costs(project, lease, now) if live else {}),
     )
 
 
+def _costs(project: Project, lease: Lease, now: datetime) -> dict[str, float]:
+    """Cost so far (since the first apply) and until expiry, from the last estimate."""
+    hourly = per_hour(project, lease.env)
+    if hourly is None or lease.applied_at is None or lease.expires_at is None:
+        return {}
+    lived = max((now - lease.created_at).total_seconds(), 0) / 3600
+    left = max((lease.expires_at - now).total_seconds(), 0) / 3600
+    return {
+        "cost_so_far_usd": round(hourly * lived, 4),
+        "cost_remaining_usd": round(hourly * left, 4),
+    }
+
+
+def _cost_text(row: StatusRow) -> str:
+    if row.cost_so_far_usd is None or row.cost_remaining_usd is None:
+        return "-"
+    return f"{money(row.cost_so_far_usd)} so far, {money(row.cost_remaining_usd)} to go"
+
+
 def format_table(rows: list[StatusRow]) -> str:
-    headers = ["ENV", "STATUS", "STACK", "TARGET", "OWNER", "EXPIRES IN", "URL", "HEALTH"]
+    headers = ["ENV", "STATUS", "STACK", "TARGET", "OWNER", "EXPIRES IN", "URL", "HEALTH", "COST"]
     lines = [headers]
     for row in rows:
         status = row.status + (" (orphan: env file deleted)" if row.orphan else "")
@@ -86,6 +110,7 @@ def format_table(rows: list[StatusRow]) -> str:
                 row.expires_in or "-",
                 row.url or "-",
                 health,
+                _cost_text(row),
             ]
         )
     widths = [max(len(line[i]) for line in lines) for i in range(len(headers))]

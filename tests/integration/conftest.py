@@ -53,7 +53,7 @@ class Cli:
 
 def make_project(root: Path) -> Cli:
     """Copy the parts of the repo a project needs; environments start with _defaults only."""
-    for part in ("terraform", "templates", "schemas", "expectations"):
+    for part in ("terraform", "templates", "schemas", "expectations", "policies"):
         shutil.copytree(REPO_ROOT / part, root / part)
     (root / "environments").mkdir()
     shutil.copy(REPO_ROOT / "environments" / "_defaults.yaml", root / "environments")
