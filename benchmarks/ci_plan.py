@@ -8,7 +8,7 @@ local module). One environment changes. Measured, with real Terraform and, when
   then init + plan + show of the affected one, the policy gate, the cost and
   the comment;
 - planning that environment alone: `lifecycle.plan` (validate, render, init,
-  plan), what `make plan ENV=<name>` does;
+  plan, policy gate and cost), what `make plan ENV=<name>` does;
 - planning all 200, what CI would do without change detection. On 2 cores that
   takes minutes, so a sample of 10 environments is planned through ci-plan and
   the per-environment cost is extrapolated to 200 (said so in the output);

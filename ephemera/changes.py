@@ -198,17 +198,27 @@ def compare_range(
     return base_commit, head_commit
 
 
-def export_revision(repo_root: Path, commit: str, dest: Path) -> Path:
-    """Extract the tree of `commit` into `dest` (git archive; no worktree metadata)."""
+def project_prefix(repo_root: Path) -> str:
+    """Where the project is inside its git repository ("" at the top, else "infra/")."""
+    result = _git(Path(repo_root), "rev-parse", "--show-prefix", check=False)
+    return result.stdout.strip() if result.returncode == 0 else ""
+
+
+def export_revision(repo_root: Path, commit: str, dest: Path, prefix: str = "") -> Path:
+    """Extract the project tree of `commit` (the `prefix` subdirectory of the
+    repository, if the project is not at its top) into `dest` (git archive; no
+    worktree metadata)."""
+    tree = f"{commit}:{prefix.rstrip('/')}" if prefix else commit
+    top = _git(Path(repo_root), "rev-parse", "--show-toplevel", check=False).stdout.strip()
     archive = subprocess.run(
-        ["git", "-C", str(repo_root), "archive", "--format=tar", commit],
+        ["git", "-C", top or str(repo_root), "archive", "--format=tar", tree],
         capture_output=True,
         check=False,
         stdin=subprocess.DEVNULL,
     )
     if archive.returncode != 0:
         message = archive.stderr.decode(errors="replace").strip()
-        raise UsageError(f"{commit[:12]}: git archive failed: {message}")
+        raise UsageError(f"{commit[:12]}: git archive {prefix or '.'} failed: {message}")
     dest.mkdir(parents=True, exist_ok=True)
     with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
         tar.extractall(dest, filter="data")
@@ -232,10 +242,12 @@ def scratch_parent() -> str | None:
 @contextmanager
 def checkout(repo_root: Path, commit: str, label: str = "rev") -> Iterator[Project]:
     """A Project of `commit`, exported to a temporary directory with its own
-    runtime home; both are removed on exit."""
+    runtime home; both are removed on exit. `repo_root` is the project root: the
+    top of the git repository or a directory inside it."""
     scratch = Path(tempfile.mkdtemp(prefix=f"ephemera-{label}-", dir=scratch_parent()))
     try:
-        root = export_revision(Path(repo_root), commit, scratch / "repo")
+        prefix = project_prefix(Path(repo_root))
+        root = export_revision(Path(repo_root), commit, scratch / "repo", prefix)
         yield Project.discover(root=root, home=scratch / "home")
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -22,8 +22,8 @@ interleave. The exit code is 1 when any environment is invalid, failed to plan,
 or failed the policy gate; 0 otherwise.
 
 `ci_apply(repo_root, base, head)`: applies the affected environments through
-`lifecycle.deploy` with the policy gate as its gate callback, and destroys the
-environments whose file was deleted (rendered from the base revision, where the
+`lifecycle.deploy` (which runs the policy and budget gate before any apply),
+and destroys the environments whose file was deleted (rendered from the base revision, where the
 file still exists). Both refuse (UsageError) when base..head cannot be computed.
 
 Both plan and apply the checked-out tree, so `head` must be the commit checked
@@ -51,7 +51,7 @@ from ephemera.leases import DESTROYED, LeaseStore, SqliteLeaseStore
 from ephemera.model import Environment
 from ephemera.project import Project
 from ephemera.render import Rendered, render
-from ephemera.terraform import Echo, echo_stdout
+from ephemera.terraform import Echo, cli_config, echo_stdout
 from ephemera.ttl import Clock, system_clock
 
 COMMENT_FILE = "plan-comment.md"
@@ -386,6 +386,7 @@ def ci_plan(
         if change.action == DESTROY:
             outcomes[change.env] = Outcome(change=change)
     locks = InitLocks()
+    cli_config(project.plugin_cache)  # written once here, not raced by the first inits
     with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="ci-plan") as pool:
         futures = {
             pool.submit(_plan_one, project, store, change, locks, ci_dir): change
@@ -447,30 +448,6 @@ def _write_json(path: Path, data: Any) -> None:
 # -------------------------------------------------------------------------- apply
 
 
-def policy_gate(project: Project, echo: Echo) -> lifecycle.Gate:
-    """A `lifecycle.deploy` gate: checkov on the plan, then the cost against the
-    environment's budget; raises (nothing is applied) when either fails."""
-
-    def gate(env: Environment, summary: lifecycle.PlanSummary) -> None:
-        result = policy.check_plans(
-            project, {env.name: summary.plan_json}, {env.name: env.policy_skips}
-        )[env.name]
-        echo(policy.format_result(result) + "\n")
-        if not result.ok:
-            failed = ", ".join(sorted({f.check_id for f in result.failed}))
-            raise EphemeraError(f"{env.name}: the policy gate failed ({failed}); nothing applied")
-        outcome = Outcome(
-            change=Change(env.name, "update", env.stack, ""), env=env, summary=summary
-        )
-        _costs([outcome])
-        if outcome.cost_text:
-            echo(outcome.cost_text.rstrip("\n") + "\n")
-        if outcome.budget_error:
-            raise EphemeraError(f"{outcome.budget_error}; nothing applied")
-
-    return gate
-
-
 def _destroy_deleted(
     ctx: lifecycle.Context, repo_root: Path, base_commit: str, head_commit: str, name: str
 ) -> None:
@@ -525,7 +502,7 @@ def ci_apply(
             if change.action == DESTROY:
                 _destroy_deleted(ctx, repo_root, base_commit, head_commit, change.env)
             else:
-                lifecycle.deploy(ctx, change.env, gate=policy_gate(project, echo))
+                lifecycle.deploy(ctx, change.env)  # the policy and budget gate included
         except EphemeraError as exc:
             ctx.say(f"==> {change.env}: {change.action} failed\n{exc.message}")
             failed.append(change.env)

@@ -8,6 +8,7 @@ on the real `local-mock-api` stack. No Terraform runs: only validate + render.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -291,3 +292,15 @@ def test_no_temporary_directories_are_left_behind(
     assert [c.env for c in changes.affected_environments(repo.root, base)] == ["svc-13"]
     assert len(seen) == 2 and all(scratch in root.parents for root in seen)
     assert list(scratch.iterdir()) == []
+
+
+def test_a_project_in_a_subdirectory_of_the_repository(tmp_path: Path) -> None:
+    project = make_repo(tmp_path / "outer" / "infra")
+    shutil.rmtree(project.root / ".git")
+    outer = FixtureRepo(tmp_path / "outer")
+    outer.git("init", "-q", "-b", "main")
+    outer.write("README.md", "the project is in infra/\n")
+    base = outer.commit("project in infra/")
+    edit(project, "environments/svc-01.yaml", "ttl: 4h", "ttl: 2h")
+    outer.commit()
+    assert [c.env for c in changes.affected_environments(project.root, base)] == ["svc-01"]

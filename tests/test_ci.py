@@ -313,11 +313,11 @@ def test_ci_apply_refuses_unknown_or_missing_revisions(repo: FixtureRepo, tmp_pa
 
 
 def test_ci_apply_orchestration(repo: FixtureRepo, monkeypatch: pytest.MonkeyPatch) -> None:
-    deployed: list[tuple[str, bool]] = []
+    deployed: list[str] = []
     destroyed: list[tuple[str, str]] = []
 
-    def fake_deploy(ctx: lifecycle.Context, name: str, gate: Any = None) -> None:
-        deployed.append((name, gate is not None))
+    def fake_deploy(ctx: lifecycle.Context, name: str) -> None:
+        deployed.append(name)
 
     def fake_destroy(ctx: lifecycle.Context, name: str, **kwargs: Any) -> list[str]:
         # The deleted environment was rendered from the base revision first.
@@ -353,14 +353,14 @@ def test_ci_apply_orchestration(repo: FixtureRepo, monkeypatch: pytest.MonkeyPat
     said: list[str] = []
     code = ci.ci_apply(repo.root, base, echo=said.append, store=store)
     assert code == 1  # svc-02 is invalid
-    assert sorted(deployed) == [("svc-01", True), ("svc-new", True)]
+    assert sorted(deployed) == ["svc-01", "svc-new"]
     assert [name for name, _ in destroyed] == ["svc-04"]
     assert 'environment = "svc-04"' in destroyed[0][1]
     assert any("svc-03: environment file deleted; not deployed" in line for line in said)
     # One environment of the matrix at a time.
     deployed.clear()
     assert ci.ci_apply(repo.root, base, env="svc-new", store=store, echo=said.append) == 0
-    assert deployed == [("svc-new", True)]
+    assert deployed == ["svc-new"]
     assert ci.ci_apply(repo.root, base, env="svc-00", store=store, echo=said.append) == 0
 
 
