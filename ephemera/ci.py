@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import sys
 import threading
@@ -253,7 +254,9 @@ def _group(title: str, lines: list[str], emit: Emit) -> None:
     if text and not text.endswith("\n"):
         text += "\n"
     if os.environ.get("GITHUB_ACTIONS") == "true":
-        emit(f"::group::{title}\n{text}::endgroup::")
+        # Output from environment files and Terraform never runs workflow commands.
+        token = secrets.token_hex(16)
+        emit(f"::group::{title}\n::stop-commands::{token}\n{text}::{token}::\n::endgroup::")
     else:
         emit(f"----- {title}\n{text}-----")
 
@@ -539,4 +542,11 @@ def apply_command(base: str, head: str = "HEAD", env: str = "") -> int:
     """`invoke ci-apply`."""
     if not base:
         raise UsageError("ci-apply: missing --base REV (the revision before the push)")
-    return ci_apply(Project.discover().root, base, head, env=env or None)
+    clock: Clock = system_clock
+    try:
+        from ephemera.commands import cli_clock  # EPHEMERA_NOW, as the other commands
+
+        clock = cli_clock()
+    except ImportError:  # pragma: no cover
+        pass
+    return ci_apply(Project.discover().root, base, head, env=env or None, clock=clock)

@@ -230,7 +230,10 @@ def test_ci_plan_passes_and_groups_for_github(
     code, emitted, comment = run_plan(repo, base)
     assert code == 0
     assert any(b.startswith("::group::svc-01 (update: settings: ttl)") for b in emitted)
-    assert all(b.endswith("::endgroup::") for b in emitted if b.startswith("::group::"))
+    for block in (b for b in emitted if b.startswith("::group::")):
+        lines = block.splitlines()
+        assert lines[1].startswith("::stop-commands::") and lines[-1] == "::endgroup::"
+        assert lines[-2] == "::" + lines[1].removeprefix("::stop-commands::") + "::"
     assert list(table_rows(comment)) == ["svc-01"]
     assert "2h after apply" in comment
 
