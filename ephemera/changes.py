@@ -35,10 +35,10 @@ Jinja cache what they read by path and modification time, and two checkouts
 written into the same path within one timestamp tick could be served from the
 cache of the other revision. Instead each revision lives in its own directory
 (`<tmp>/<label>/repo`, runtime home `<tmp>/<label>/home`), and the fingerprint
-replaces that revision's directory prefix with a fixed placeholder before
-hashing. The digest therefore does not depend on where a revision was checked
-out; `tests/test_changes.py` checks this by fingerprinting one revision at two
-different paths.
+replaces those two directories with fixed placeholders (`@PROJECT_ROOT@`,
+`@EPHEMERA_HOME@`) before hashing. The digest therefore does not depend on
+where a revision was checked out; `tests/test_changes.py` checks this by
+fingerprinting one revision at two different paths.
 
 By default the base is the merge base of `base` and `head` (what a pull request
 changes, as GitHub shows it: base...head). `ci_apply` compares the two commits
@@ -71,8 +71,7 @@ from ephemera.render import render
 
 CREATE, UPDATE, DESTROY = "create", "update", "destroy"
 ACTIONS = (CREATE, UPDATE, DESTROY)
-PLACEHOLDER = "@CHECKOUT@"
-ZERO_SHA = "0" * 40
+ROOT_PLACEHOLDER, HOME_PLACEHOLDER = b"@PROJECT_ROOT@", b"@EPHEMERA_HOME@"
 MAX_REFERENCED_FILE = 4 * 1024 * 1024  # bytes hashed per referenced file, at most
 
 
@@ -256,9 +255,9 @@ def checkout(repo_root: Path, commit: str, label: str = "rev") -> Iterator[Proje
 # ---------------------------------------------------------------------- fingerprints
 
 
-def _normalised(data: bytes, prefixes: tuple[bytes, ...]) -> bytes:
-    for prefix in prefixes:
-        data = data.replace(prefix, PLACEHOLDER.encode())
+def _normalised(data: bytes, prefixes: list[tuple[bytes, bytes]]) -> bytes:
+    for prefix, placeholder in prefixes:
+        data = data.replace(prefix, placeholder)
     return data
 
 
@@ -291,12 +290,13 @@ def fingerprint(env: Environment, project: Project) -> Fingerprint:
     with the checkout-dependent path prefixes replaced by a placeholder."""
     declared = set(stackvars.read_stack_variables(project.stack_dir(env.stack)))
     rendered = render(env, project, declared)
-    prefixes = tuple(
-        sorted(
-            {str(project.home).encode(), str(project.root).encode()},
-            key=len,
-            reverse=True,
-        )
+    prefixes = sorted(
+        [
+            (str(project.home).encode(), HOME_PLACEHOLDER),
+            (str(project.root).encode(), ROOT_PLACEHOLDER),
+        ],
+        key=lambda pair: len(pair[0]),
+        reverse=True,  # the longer first, in case one contains the other
     )
     parts: dict[str, str] = {}
     for path in sorted(rendered.work_dir.rglob("*")):
