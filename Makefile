@@ -9,7 +9,11 @@ STAMP := $(VENV)/.installed
 INV := $(VENV)/bin/invoke
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
-export ENV HOURS REASON AUTO_APPROVE DRY_RUN MAX_DESTROYS
+# Keep user values as literal text: $(value) stops make from expanding a value such
+# as ENV='$(shell …)' when it exports it to the recipes' environment.
+USER_VARS := ENV HOURS REASON AUTO_APPROVE DRY_RUN MAX_DESTROYS BASE
+$(foreach v,$(USER_VARS),$(eval override $(v) := $$(value $(v))))
+export $(USER_VARS)
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "ephemera needs Python 3.11+ ($(PYTHON) is older)" >&2; exit 2; }
@@ -24,7 +28,7 @@ $(CHECKOV_STAMP): requirements/checkov.txt
 	@$(CHECKOV_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements/checkov.txt
 	@touch $(CHECKOV_STAMP)
 
-.PHONY: help setup deploy plan destroy status outputs history extend-ttl ttl unlock policy-scan lambda-package validate schema test lint bench clean
+.PHONY: help setup deploy plan destroy status outputs history extend-ttl ttl unlock policy-scan ci-plan lambda-package validate schema test lint bench clean
 help: ## Show this list of targets
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
 
@@ -71,6 +75,10 @@ unlock: $(STAMP) ## Show who holds ENV=<name>'s state lock; force-unlock after c
 
 policy-scan: $(STAMP) $(CHECKOV_STAMP) ## Static checkov scan of terraform/ with the custom checks
 	@$(INV) policy-scan
+
+ci-plan: $(STAMP) $(CHECKOV_STAMP) ## Plan what changed since BASE=<rev>; writes plan-comment.md
+	@test -n "$$BASE" || { echo "usage: make ci-plan BASE=<rev>" >&2; exit 2; }
+	@$(INV) ci-plan --base "$$BASE"
 
 lambda-package: $(STAMP) ## Build dist/ttl_janitor.zip for the AWS janitor (reproducible)
 	@$(INV) lambda-package

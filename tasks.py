@@ -7,16 +7,19 @@ from typing import Any
 
 from invoke import Context, Exit, task
 
-from ephemera import commands
+from ephemera import ci, commands
 
 ENV_HELP = {"env": "environment name (a file environments/<name>.yaml)"}
 
 
 def _run(action: Callable[[], Any]) -> None:
+    """Run through the one top-level handler; a returned int is the exit code."""
     try:
-        commands.run(action)
+        code = commands.run(action)
     except commands.CommandExit as exc:
         raise Exit(exc.message, code=exc.code) from None
+    if isinstance(code, int) and code:
+        raise Exit(code=code)
 
 
 @task(help={"env": "validate only this environment"})
@@ -77,7 +80,7 @@ def unlock(c: Context, env: str = "", yes: bool = False) -> None:
     name="extend-ttl",
     help={**ENV_HELP, "hours": "hours to add to the expiry", "reason": "why (kept in history)"},
 )
-def extend_ttl(c: Context, env: str = "", hours: int = 0, reason: str = "") -> None:
+def extend_ttl(c: Context, env: str = "", hours: str = "", reason: str = "") -> None:
     """Push an environment's expiry back by --hours (up to now + max_ttl)."""
     _run(lambda: commands.extend_ttl(env, hours, reason))
 
@@ -104,3 +107,34 @@ def lambda_package(c: Context) -> None:
 def policy_scan(c: Context, path: str = "") -> None:
     """Static checkov scan of the Terraform code with the custom checks in policies/."""
     _run(lambda: commands.policy_scan(path))
+
+
+@task(
+    name="ci-plan",
+    help={
+        "base": "base revision (the pull request's base)",
+        "head": "head revision (default HEAD, which must be checked out)",
+        "jobs": "environments planned in parallel",
+        "output": "where to write the comment (default plan-comment.md)",
+        "matrix": "print a GitHub Actions matrix of the affected environments instead",
+    },
+)
+def ci_plan(
+    c: Context,
+    base: str = "",
+    head: str = "HEAD",
+    jobs: int = 4,
+    output: str = "",
+    matrix: bool = False,
+) -> None:
+    """Plan the environments a change affects; write plan-comment.md (exit 1 on failures)."""
+    _run(lambda: ci.plan_command(base, head, jobs, output, matrix))
+
+
+@task(
+    name="ci-apply",
+    help={"base": "base revision", "head": "head revision", "env": "apply only this one"},
+)
+def ci_apply(c: Context, base: str = "", head: str = "HEAD", env: str = "") -> None:
+    """Apply the environments a change affects (gate included); destroy deleted ones."""
+    _run(lambda: ci.apply_command(base, head, env))

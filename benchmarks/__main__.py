@@ -6,7 +6,7 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ["deploy_overhead", "validate_render", "sweep"]
+BENCHMARKS = ["deploy_overhead", "validate_render", "sweep", "ci_plan", "policy_batch"]
 
 
 def main(names: list[str]) -> int:

@@ -39,6 +39,7 @@ class CommandExit(Exception):
 
 
 def run(action: Callable[[], T]) -> T:
+    """Call `action`; map every error to a CommandExit with its message and exit code."""
     try:
         return action()
     except EphemeraError as exc:
@@ -215,11 +216,12 @@ def unlock(env: str, yes: bool = False) -> None:
     lifecycle.force_unlock(ctx, env, lock["ID"])
 
 
-def extend_ttl(env: str, hours: int, reason: str = "") -> None:
+def extend_ttl(env: str, hours_text: str, reason: str = "") -> None:
     ctx = context()
     environment = config.load_environment(ctx.project, require_env(env))
+    hours = int(hours_text) if hours_text.strip().isdigit() else 0
     if hours <= 0:
-        raise UsageError(f"{env}: --hours must be a positive whole number, got {hours}")
+        raise UsageError(f"{env}: --hours must be a positive whole number, got {hours_text!r}")
     now = ctx.clock()
     lease = ttl.extend(
         ctx.store,

@@ -258,6 +258,15 @@ BASE_SCHEMA: dict[str, Any] = {
                     "region).",
                     REGION_PATTERN,
                 ),
+                "plan_role_arn": _string(
+                    "IAM role CI assumes (GitHub OIDC) to plan pull requests: read-only plus "
+                    "state access.",
+                    r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$",
+                ),
+                "apply_role_arn": _string(
+                    "IAM role CI assumes (GitHub OIDC) to apply on main and destroy.",
+                    r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$",
+                ),
                 "s3_use_path_style": {
                     "description": "Address the state bucket path-style (S3-compatible "
                     "endpoints such as moto or MinIO).",

@@ -34,6 +34,7 @@ resource "aws_s3_bucket" "state" {
   #checkov:skip=CKV_AWS_18:no server access logs: they would need a second, unlogged bucket; object versioning keeps every state revision
   #checkov:skip=CKV_AWS_144:cross-region replication is not set up for the state bucket; versioning keeps every earlier state
   #checkov:skip=CKV2_AWS_62:nothing consumes state bucket events
+  #checkov:skip=CKV_EPH_3:the state bucket is the permanent control plane, not an ephemeral stack; force_destroy would let a destroy delete every state
   bucket = local.state_bucket
 
   lifecycle {
