@@ -18,7 +18,9 @@ into the janitor Lambda; see ephemera.lambda_package).
 from __future__ import annotations
 
 import json
+import random
 import re
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -88,6 +90,14 @@ BACKOFF = (
 )  # after the 1st, 2nd, 3rd, 4th and every later failed destroy
 JANITOR = "ttl-janitor"
 _CAS_ATTEMPTS = 5
+# extend-ttl is a person's or a pipeline's command, and many may race on one lease
+# (the acceptance test runs 50 at once): it retries longer, with a short random pause
+# so that the losers do not collide again in lockstep.
+_EXTEND_ATTEMPTS = 200
+
+
+def _pause_before_retry(attempt: int) -> None:
+    time.sleep(random.uniform(0, 0.001 * min(attempt, 20)))  # noqa: S311 - jitter, not crypto
 
 
 def _when(moment: datetime) -> str:
@@ -140,7 +150,9 @@ def extend(
     if not hours > 0:
         raise UsageError(f"extend-ttl {env}: --hours must be a positive number, got {hours!r}")
     delta = timedelta(hours=hours)
-    for _ in range(_CAS_ATTEMPTS):
+    for attempt in range(_EXTEND_ATTEMPTS):
+        if attempt:
+            _pause_before_retry(attempt)
         lease = store.get(env)
         if lease is None:
             raise UsageError(
@@ -199,7 +211,7 @@ def extend(
         return written
     raise EphemeraError(
         f"extend-ttl {env}: the lease kept changing under us; gave up after "
-        f"{_CAS_ATTEMPTS} attempts, try again"
+        f"{_EXTEND_ATTEMPTS} attempts, try again"
     )
 
 
