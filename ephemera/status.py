@@ -28,6 +28,7 @@ class StatusRow:
     orphan: bool
     reason: str | None
     changed_at: str | None
+    next_attempt_at: str | None = None
     cost_so_far_usd: float | None = None
     cost_remaining_usd: float | None = None
 
@@ -69,6 +70,7 @@ def _row(
         orphan=not has_file and live,
         reason=lease.status_reason,
         changed_at=lease.status_changed_at.isoformat() if lease.status_changed_at else None,
+        next_attempt_at=lease.next_attempt_at.isoformat() if lease.next_attempt_at else None,
         **(_costs(project, lease, now) if live else {}),
     )
 
