@@ -13,12 +13,11 @@ clients come from a session passed in.
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ephemera.httppost import Opener, PostFailed, post_json
 from ephemera.leases.base import Lease
 
 DESTROYED = "destroyed"
@@ -99,9 +98,6 @@ class CodeBuildDispatcher:
         return DispatchResult(DISPATCHED, f"codebuild build {build_id}")
 
 
-Opener = Callable[..., Any]
-
-
 class GitHubDispatcher:
     """Runs the destroy workflow through `workflow_dispatch` (expects HTTP 204).
 
@@ -128,7 +124,7 @@ class GitHubDispatcher:
         self.workflow = workflow
         self.ref = ref
         self.api_url = api_url.rstrip("/")
-        self.opener = opener if opener is not None else urllib.request.urlopen
+        self.opener = opener
         self.timeout = timeout
         self._token: str | None = None
 
@@ -153,28 +149,19 @@ class GitHubDispatcher:
             return DispatchResult(
                 FAILED, f"{where}: cannot read the token {self.secret_id}: {_describe(exc)}"
             )
-        body = json.dumps({"ref": self.ref, "inputs": {"env": lease.env}}).encode()
-        request = urllib.request.Request(  # noqa: S310 - scheme checked in __init__
-            self.url,
-            data=body,
-            method="POST",
-            headers={
-                "Accept": "application/vnd.github+json",
-                "Authorization": f"Bearer {token}",
-                "Content-Type": "application/json",
-                "User-Agent": "ephemera-ttl-janitor",
-                "X-GitHub-Api-Version": "2022-11-28",
-            },
-        )
+        headers = {
+            "Accept": "application/vnd.github+json",
+            "Authorization": f"Bearer {token}",
+            "User-Agent": "ephemera-ttl-janitor",
+            "X-GitHub-Api-Version": "2022-11-28",
+        }
+        payload = {"ref": self.ref, "inputs": {"env": lease.env}}
         try:
-            with self.opener(request, timeout=self.timeout) as response:
-                status = getattr(response, "status", 0)
-                text = response.read().decode(errors="replace")
-        except urllib.error.HTTPError as exc:
-            text = exc.read().decode(errors="replace")[:1000]
-            return DispatchResult(FAILED, f"{where}: HTTP {exc.code}: {text}")
-        except (OSError, ValueError) as exc:
-            return DispatchResult(FAILED, f"{where}: {_describe(exc)}")
+            status, text = post_json(
+                self.url, payload, headers=headers, opener=self.opener, timeout=self.timeout
+            )
+        except PostFailed as exc:
+            return DispatchResult(FAILED, f"{where}: {exc.detail}")
         if status != 204:
             return DispatchResult(
                 FAILED, f"{where}: expected HTTP 204, got {status}: {text[:1000]}"

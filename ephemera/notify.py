@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import json
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,6 +27,7 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 from ephemera.errors import EphemeraError, UsageError
+from ephemera.httppost import Opener, PostFailed, post_json
 
 WARNING = "warning"
 DESTROYED = "destroyed"
@@ -119,9 +118,6 @@ class SnsNotifier:
             raise NotifyError(f"sns {self.topic_arn}: publish failed: {exc}") from exc
 
 
-Opener = Callable[..., Any]
-
-
 class WebhookNotifier:
     """A JSON POST with a Slack-compatible `text` field (plus the event under `ephemera`)."""
 
@@ -129,30 +125,15 @@ class WebhookNotifier:
         if not url.startswith(("https://", "http://")):
             raise UsageError(f"notify.webhook: {url!r} is not an http(s) URL")
         self.url = url
-        self.opener = opener if opener is not None else urllib.request.urlopen
+        self.opener = opener
         self.timeout = timeout
 
     def send(self, event: Notification) -> None:
-        body = json.dumps(
-            {"text": f"*{event.subject}*\n{event.text}", "ephemera": event.to_dict()},
-            sort_keys=True,
-            default=str,
-        ).encode()
-        request = urllib.request.Request(  # noqa: S310 - scheme checked in __init__
-            self.url,
-            data=body,
-            method="POST",
-            headers={"Content-Type": "application/json", "User-Agent": "ephemera"},
-        )
+        payload = {"text": f"*{event.subject}*\n{event.text}", "ephemera": event.to_dict()}
         try:
-            with self.opener(request, timeout=self.timeout) as response:
-                status = getattr(response, "status", 200)
-                text = response.read().decode(errors="replace")
-        except urllib.error.HTTPError as exc:
-            detail = exc.read().decode(errors="replace")[:500]
-            raise NotifyError(f"webhook {self.url}: HTTP {exc.code}: {detail}") from exc
-        except (OSError, ValueError) as exc:  # URLError, timeouts, refused connections
-            raise NotifyError(f"webhook {self.url}: {exc}") from exc
+            status, text = post_json(self.url, payload, opener=self.opener, timeout=self.timeout)
+        except PostFailed as exc:
+            raise NotifyError(f"webhook {self.url}: {exc.detail}") from exc
         if not 200 <= status < 300:
             raise NotifyError(f"webhook {self.url}: HTTP {status}: {text[:500]}")
 
