@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ephemera import cost, policy
+from ephemera import codeskips, cost, policy
 from ephemera.errors import EphemeraError
 from ephemera.model import Environment
 from ephemera.project import Project
@@ -36,8 +36,17 @@ class GateResult:
 
 
 def evaluate(project: Project, env: Environment, plan_json: Path) -> GateResult:
-    """Check one planned environment (checkov result cached by plan and policies)."""
-    result = policy.check_plans(project, {env.name: plan_json}, {env.name: env.policy_skips})
+    """Check one planned environment (checkov result cached by plan and policies).
+
+    Failures are skipped by the `#checkov:skip` comments in the stack snapshot the plan
+    was made from (`.ephemera/work/<env>/tf/`) and by the environment's policy.skip.
+    """
+    result = policy.check_plans(
+        project,
+        {env.name: plan_json},
+        {env.name: env.policy_skips},
+        {env.name: codeskips.snapshot_skips(project, env)},
+    )
     return GateResult(result[env.name], *_cost(project, env, plan_json))
 
 

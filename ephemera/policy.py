@@ -1,54 +1,53 @@
 """The policy gate: checkov on plan.json files with the project's custom checks.
 
-checkov runs in its own virtualenv as a subprocess (`checkov_path`), fully
-offline: `--skip-download`, `CKV_SKIP_PACKAGE_UPDATE_CHECK=true`, no API key
-(every `BC_*`, `CKV_*`, `PRISMA_*`, `CHECKOV_*` variable of the caller is
-dropped, and HOME and the working directory are an empty temporary directory,
-so no `.checkov.yaml` is read). Its JSON report is parsed, never grepped.
+checkov runs in its own virtualenv as a subprocess, fully offline, through
+`ephemera.checkov` (finding it, its environment, its JSON). Its JSON report is
+parsed, never grepped.
 
 Several environments are checked by one checkov process (`check_plans`): each
 plan is copied to `<tmp>/<n>/plan.json`, all are passed with `-f`, and results
 are mapped back to environments by file path. checkov runs with nothing
-skipped; each environment's skips (`policy.skip` in its file) are applied when
-mapping back, so a skipped failure is still shown, as skipped, with its reason.
+skipped; skips are applied when mapping back, so a skipped failure is still
+shown, as skipped, with its reason and where the skip is:
+
+- "in code": a `#checkov:skip=ID:reason` comment in the resource's block in the
+  stack or its modules (`ephemera.codeskips`; a plan.json carries no comments,
+  so checkov cannot see them itself);
+- "policy.skip": the environment file's `policy.skip` list (by check ID).
+
 (`--skip-check` would not do: checkov then drops the check's records entirely,
 and one process can't have a different skip list per file.)
 
-Results are cached under `<home>/policy-cache/`, keyed by the plan's bytes,
-the contents of every file under `policies/` and the checkov version, so an
-unchanged re-run does not start checkov (`PolicyResult.cached`).
+Results are cached raw (before any skip) under `<home>/policy-cache/`, keyed
+by the plan's bytes, the contents of every file under `policies/` and the
+checkov version, so an unchanged re-run does not start checkov
+(`PolicyResult.cached`), and a changed skip applies without a re-run.
+
+`scan_static` (`invoke policy-scan`) scans Terraform source with the same
+custom checks; `static_reports` is its raw scan, which the tests of terraform/
+read too, so they and the CLI cannot disagree.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import os
-import re
-import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ephemera.errors import CommandError, EphemeraError, UsageError
+from ephemera import checkov
+from ephemera.codeskips import CodeSkips
+from ephemera.errors import EphemeraError, UsageError
 from ephemera.model import PolicySkip
 from ephemera.project import Project
 
 CACHE_FORMAT = 1
 PLAN_FRAMEWORK = "terraform_plan"
 STATIC_FRAMEWORK = "terraform"
-TIMEOUT_SECONDS = 900
-# The caller's variables that could point checkov at a platform, an API key, a
-# config or a different check selection.
-DROPPED_ENV_PREFIXES = ("BC_", "CKV_", "PRISMA_", "CHECKOV_")
-OFFLINE_ENV = {
-    "CKV_SKIP_PACKAGE_UPDATE_CHECK": "true",
-    "BC_SKIP_MAPPING": "TRUE",
-    "PYTHONDONTWRITEBYTECODE": "1",
-}
+IN_CODE = "in code"
+IN_POLICY = "policy.skip"
 
 
 @dataclass(frozen=True)
@@ -66,110 +65,31 @@ class PolicyResult:
     failed: list[PolicyFinding] = field(default_factory=list)
     skipped: list[tuple[PolicyFinding, str]] = field(default_factory=list)  # (finding, reason)
     cached: bool = False
+    # The skipped findings a comment in the code skips, and where: "modules/x/main.tf:12"
+    # (plan scans), the .tf file (static scans). The others are skipped by policy.skip.
+    in_code: dict[PolicyFinding, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         return not self.failed
 
+    def skipped_by(self, finding: PolicyFinding) -> str:
+        """What skips `finding`: "in code" or "policy.skip"."""
+        return IN_CODE if finding in self.in_code else IN_POLICY
 
-# --- finding checkov ------------------------------------------------------------
 
-
-INSTALL_ROOT = Path(__file__).resolve().parent.parent
+# --- checkov (ephemera.checkov runs it) -------------------------------------------------
 
 
 def checkov_path(project: Project) -> str:
     """`EPHEMERA_CHECKOV`, else `.venv-checkov/bin/checkov` of the project (or of the
     checkout Ephemera runs from), else `checkov` on PATH."""
-    configured = os.environ.get("EPHEMERA_CHECKOV")
-    if configured:
-        found = shutil.which(configured)
-        if found is None:
-            raise EphemeraError(
-                f"policy: EPHEMERA_CHECKOV={configured} is not an executable file; "
-                "fix it, or unset it to use .venv-checkov (run make setup)"
-            )
-        return found
-    venv = project.root / ".venv-checkov" / "bin" / "checkov"
-    for candidate in (venv, INSTALL_ROOT / ".venv-checkov" / "bin" / "checkov"):
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return str(candidate)
-    on_path = shutil.which("checkov")
-    if on_path:
-        return on_path
-    raise EphemeraError(
-        f"policy: checkov not found (not in {project.relative(venv)}, not on PATH, "
-        "EPHEMERA_CHECKOV not set); run make setup"
-    )
+    return checkov.checkov_path(project.root)
 
 
 def checkov_version(project: Project, executable: str) -> str:
-    """The checkov version, without starting checkov when it can be read from its install.
-
-    The interpreter of the script's shebang (or the script's own virtualenv) is looked
-    up for a `checkov-<version>.dist-info`; failing that (a wrapper script, say),
-    `checkov --version` runs once and is remembered per executable size and mtime.
-    """
-    installed = _installed_version(executable)
-    if installed:
-        return installed
-    resolved = Path(executable).resolve()
-    stat = resolved.stat()
-    ident = f"{resolved}:{stat.st_size}:{stat.st_mtime_ns}"
-    memo_file = cache_dir(project) / "checkov-version.json"
-    memo = _read_json(memo_file) or {}
-    if isinstance(memo.get(ident), str):
-        return str(memo[ident])
-    with tempfile.TemporaryDirectory(prefix="ephemera-checkov-") as scratch:
-        argv = [executable, "--version"]
-        try:
-            done = subprocess.run(
-                argv,
-                cwd=scratch,
-                env=checkov_environment(Path(scratch)),
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-                timeout=120,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise EphemeraError(f"policy: cannot run {executable} --version: {exc}") from exc
-    lines = done.stdout.strip().splitlines()
-    if done.returncode != 0 or not lines:
-        raise CommandError("policy", argv, done.returncode, done.stdout, done.stderr)
-    version = lines[-1].strip()
-    memo[ident] = version
-    _write_json(memo_file, memo)
-    return version
-
-
-def _installed_version(executable: str) -> str | None:
-    script = Path(executable).resolve()
-    candidates = [script.parent.parent]
-    try:
-        with script.open("rb") as handle:
-            shebang = handle.readline(512).decode("utf-8", "replace")
-    except OSError:
-        shebang = ""
-    if shebang.startswith("#!"):
-        interpreter = shebang[2:].strip().split(" ")[0]
-        if interpreter and not interpreter.endswith("/env"):
-            candidates.insert(0, Path(interpreter).parent.parent)
-    for prefix in candidates:
-        for dist in sorted(prefix.glob("lib/python3*/site-packages/checkov-*.dist-info")):
-            match = re.fullmatch(r"checkov-(.+)\.dist-info", dist.name)
-            if match:
-                return match.group(1)
-    return None
-
-
-def checkov_environment(home: Path) -> dict[str, str]:
-    """The caller's environment minus checkov/platform settings, plus the offline switches."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(DROPPED_ENV_PREFIXES)}
-    env.update(OFFLINE_ENV)
-    env["HOME"] = str(home)  # no ~/.checkov.yaml
-    return env
+    """The checkov version (from its install, else `checkov --version`, remembered)."""
+    return checkov.version(executable, cache_dir(project) / "checkov-version.json")
 
 
 def policies_dir(project: Project) -> Path:
@@ -180,74 +100,17 @@ def cache_dir(project: Project) -> Path:
     return project.home / "policy-cache"
 
 
-# --- running checkov -------------------------------------------------------------
-
-
 def _run_checkov(
-    project: Project, executable: str, scratch: Path, args: Sequence[str], where: str
+    project: Project, executable: str, args: Sequence[str], where: str
 ) -> list[dict[str, Any]]:
-    """Run checkov with JSON output and return its reports (possibly none)."""
+    """checkov with the project's custom checks (`--external-checks-dir policies`)."""
     checks = policies_dir(project)
     if not (checks / "__init__.py").is_file():
         raise EphemeraError(
             f"policy: {project.relative(checks)}/__init__.py is missing: checkov loads no "
             "custom check from a directory without it"
         )
-    argv = [
-        executable,
-        *args,
-        "--external-checks-dir",
-        str(checks),
-        "--skip-download",
-        "--output",
-        "json",
-    ]
-    home = scratch / "home"
-    home.mkdir(exist_ok=True)
-    try:
-        done = subprocess.run(
-            argv,
-            cwd=home,
-            env=checkov_environment(home),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=TIMEOUT_SECONDS,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise EphemeraError(f"{where}: checkov did not finish in {TIMEOUT_SECONDS}s") from exc
-    except OSError as exc:
-        raise EphemeraError(f"{where}: cannot run {executable}: {exc}; run make setup") from exc
-    # 0: nothing failed, 1: some check failed. Anything else is checkov's own failure.
-    if done.returncode not in (0, 1):
-        raise CommandError(where, argv, done.returncode, done.stdout, done.stderr)
-    try:
-        data = json.loads(done.stdout)
-    except ValueError:
-        raise CommandError(
-            f"{where}: checkov's output is not JSON",
-            argv,
-            done.returncode,
-            done.stdout,
-            done.stderr,
-        ) from None
-    return _reports(data, where)
-
-
-def _reports(data: Any, where: str) -> list[dict[str, Any]]:
-    """One report gives an object, several a list; "no resources" gives a bare summary."""
-    items = data if isinstance(data, list) else [data]
-    reports = []
-    for item in items:
-        if isinstance(item, dict) and isinstance(item.get("results"), dict):
-            reports.append(item)
-        elif isinstance(item, dict) and "resource_count" in item and "passed" in item:
-            continue  # the summary checkov prints when it found nothing to scan
-        else:
-            raise EphemeraError(f"{where}: unexpected checkov output: {json.dumps(item)[:200]}")
-    return reports
+    return checkov.run(executable, [*args, "--external-checks-dir", str(checks)], where=where)
 
 
 @dataclass(frozen=True)
@@ -294,9 +157,16 @@ def check_plans(
     project: Project,
     plans: Mapping[str, Path],
     skips: Mapping[str, Sequence[PolicySkip]] | None = None,
+    code_skips: Mapping[str, CodeSkips] | None = None,
 ) -> dict[str, PolicyResult]:
-    """Check each environment's plan.json; one checkov process for all cache misses."""
+    """Check each environment's plan.json; one checkov process for all cache misses.
+
+    `skips` are the environments' `policy.skip` lists; `code_skips` the inline skip
+    comments of the stack each plan was made from (`codeskips.find_code_skips`). Both
+    apply after the cache: they are not part of its key.
+    """
     skips = skips or {}
+    code_skips = code_skips or {}
     for env, env_skips in skips.items():
         for skip in env_skips:
             if not skip.reason.strip():
@@ -327,16 +197,28 @@ def check_plans(
             raw[env] = fresh[env]
             _cache_write(project, keys[env], version, *fresh[env])
     return {
-        env: _result(env, str(plans[env]), *raw[env], skips.get(env, ()), cached=env in cached)
+        env: _result(
+            env,
+            str(plans[env]),
+            *raw[env],
+            skips.get(env, ()),
+            code_skips.get(env) or CodeSkips(),
+            cached=env in cached,
+        )
         for env in plans
     }
 
 
 def check_plan(
-    project: Project, env: str, plan: Path, skips: Sequence[PolicySkip] = ()
+    project: Project,
+    env: str,
+    plan: Path,
+    skips: Sequence[PolicySkip] = (),
+    code_skips: CodeSkips | None = None,
 ) -> PolicyResult:
     """`check_plans` for one environment."""
-    return check_plans(project, {env: plan}, {env: tuple(skips)})[env]
+    code = {env: code_skips} if code_skips is not None else None
+    return check_plans(project, {env: plan}, {env: tuple(skips)}, code)[env]
 
 
 def _scan_plans(
@@ -355,7 +237,7 @@ def _scan_plans(
             by_path[str(copy)] = env
             files.append(str(copy))
         reports = _run_checkov(
-            project, executable, scratch, ["--framework", PLAN_FRAMEWORK, "--file", *files], where
+            project, executable, ["--framework", PLAN_FRAMEWORK, "--file", *files], where
         )
         records, parse_errors = _records(reports)
         if parse_errors:
@@ -392,16 +274,23 @@ def _result(
     passed: list[dict[str, str]],
     failed: list[dict[str, str]],
     skips: Sequence[PolicySkip],
+    code_skips: CodeSkips,
     *,
     cached: bool,
 ) -> PolicyResult:
+    """The raw (cached or fresh) results with the skips applied: a comment on the
+    resource in the code first, then the environment's policy.skip."""
     reasons = {skip.id: skip.reason for skip in skips}
     result = PolicyResult(env=env, cached=cached)
     for entry in sorted(passed, key=_order):
         result.passed.append(PolicyFinding(file=file, **entry))
     for entry in sorted(failed, key=_order):
         finding = PolicyFinding(file=file, **entry)
-        if finding.check_id in reasons:
+        in_code = code_skips.match(finding.check_id, finding.resource)
+        if in_code is not None:
+            result.skipped.append((finding, in_code.reason))
+            result.in_code[finding] = in_code.where
+        elif finding.check_id in reasons:
             result.skipped.append((finding, reasons[finding.check_id]))
         else:
             result.failed.append(finding)
@@ -443,7 +332,7 @@ def cache_key(plan: bytes, policies: str, checkov_version: str) -> str:
 def _cache_read(
     project: Project, key: str
 ) -> tuple[list[dict[str, str]], list[dict[str, str]]] | None:
-    data = _read_json(cache_dir(project) / f"{key}.json")
+    data = checkov.read_json(cache_dir(project) / f"{key}.json")
     if not data or data.get("format") != CACHE_FORMAT:
         return None
     try:
@@ -469,34 +358,34 @@ def _cache_write(
     passed: list[dict[str, str]],
     failed: list[dict[str, str]],
 ) -> None:
-    _write_json(
+    checkov.write_json(
         cache_dir(project) / f"{key}.json",
         {"format": CACHE_FORMAT, "checkov_version": version, "passed": passed, "failed": failed},
     )
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    """Atomic: a concurrent reader sees the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1, sort_keys=True)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 # --- static scan -----------------------------------------------------------------
+
+
+def static_target(project: Project, path: Path | None = None) -> Path:
+    """The file or directory a static scan looks at (default: terraform/)."""
+    return (path or project.root / "terraform").resolve()
+
+
+def static_reports(project: Project, path: Path | None = None) -> list[dict[str, Any]]:
+    """checkov's raw reports for Terraform source (default: terraform/) with the custom
+    checks in policies/: the scan `scan_static` (`invoke policy-scan`) reads, and the
+    tests of terraform/ too. Files checkov cannot parse are in the reports, not errors.
+
+    With `--directory`, each record's `file_path` is relative to the scanned directory.
+    """
+    target = static_target(project, path)
+    where = f"{project.relative(target)}: policy-scan"
+    if not target.exists():
+        raise UsageError(f"{where}: no such file or directory")
+    executable = checkov_path(project)
+    selector = ["--directory", str(target)] if target.is_dir() else ["--file", str(target)]
+    return _run_checkov(project, executable, ["--framework", STATIC_FRAMEWORK, *selector], where)
 
 
 def scan_static(
@@ -504,28 +393,17 @@ def scan_static(
 ) -> PolicyResult:
     """checkov on Terraform source (default: terraform/) with the custom checks; not cached.
 
-    Checks that need a plan (tags via default_tags, max_tasks, load balancer
-    membership) say nothing here; the plan gate is the authority.
+    checkov itself honours the `#checkov:skip` comments here (skipped "in code");
+    `skips` skip a check everywhere, like an environment's policy.skip. Checks that
+    need a plan (tags via default_tags, max_tasks, load balancer membership) say
+    nothing here; the plan gate is the authority.
     """
-    target = (path or project.root / "terraform").resolve()
-    name = project.relative(target)
-    where = f"{name}: policy-scan"
-    if not target.exists():
-        raise UsageError(f"{where}: no such file or directory")
-    executable = checkov_path(project)
-    selector = ["--directory", str(target)] if target.is_dir() else ["--file", str(target)]
-    with tempfile.TemporaryDirectory(prefix="ephemera-policy-") as tmp:
-        reports = _run_checkov(
-            project,
-            executable,
-            Path(tmp),
-            ["--framework", STATIC_FRAMEWORK, *selector],
-            where,
-        )
+    reports = static_reports(project, path)
+    name = project.relative(static_target(project, path))
     records, parse_errors = _records(reports)
     if parse_errors:
         shown = ", ".join(project.relative(Path(p)) for p in parse_errors)
-        raise EphemeraError(f"{where}: checkov could not parse {shown}")
+        raise EphemeraError(f"{name}: policy-scan: checkov could not parse {shown}")
     reasons = {skip.id: skip.reason for skip in skips}
     result = PolicyResult(env=name)
     for record in sorted(records, key=lambda r: (r.check_id, r.resource, r.path)):
@@ -539,6 +417,7 @@ def scan_static(
             result.passed.append(finding)
         elif record.status == "skipped":
             result.skipped.append((finding, record.reason or "skipped in the source"))
+            result.in_code[finding] = finding.file
         elif record.check_id in reasons:
             result.skipped.append((finding, reasons[record.check_id]))
         else:
@@ -550,7 +429,8 @@ def scan_static(
 
 
 def format_result(result: PolicyResult) -> str:
-    """A summary line, a table of failed checks, the skipped ones with their reasons."""
+    """A summary line, a table of failed checks, the skipped ones with what skips them
+    ("in code" or "policy.skip") and why."""
     verdict = "passed" if result.ok else "FAILED"
     counts = (
         f"{len(result.failed)} failed, {len(result.passed)} passed, {len(result.skipped)} skipped"
@@ -563,17 +443,22 @@ def format_result(result: PolicyResult) -> str:
             [(f.check_id, f.resource, f.message) for f in result.failed],
         )
     if result.skipped:
-        lines.append("skipped (policy.skip):")
+        lines.append("skipped:")
         lines += _table(
-            ("CHECK", "RESOURCE", "REASON"),
-            [(f.check_id, f.resource, reason) for f, reason in result.skipped],
+            ("CHECK", "RESOURCE", "SKIPPED BY", "REASON"),
+            [
+                (f.check_id, f.resource, result.skipped_by(f), reason)
+                for f, reason in result.skipped
+            ],
         )
     return "\n".join(lines)
 
 
-def _table(header: tuple[str, str, str], rows: list[tuple[str, str, str]]) -> list[str]:
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(2)]
-    return [
-        f"  {row[0]:<{widths[0]}}  {row[1]:<{widths[1]}}  {row[2]}".rstrip()
-        for row in [header, *rows]
-    ]
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+    """Columns padded to their widest cell, the last one not padded."""
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
+    lines = []
+    for row in [header, *rows]:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        lines.append(("  " + "  ".join([*cells, row[-1]])).rstrip())
+    return lines

@@ -7,7 +7,9 @@ bootstrap) must:
 - parse with python-hcl2                                  (`parse_findings`)
 - give every variable a `type` and a `description`, and
   every output a `description`                            (`documentation_findings`)
-- pass checkov's static HCL scan, offline                 (`run_checkov`, `checkov_findings`)
+- pass checkov's static HCL scan, offline, with the
+  custom checks of policies/                              (`checkov_findings` over
+                                                          `ephemera.policy.static_reports`)
 - give every `checkov:skip=<ID>` comment a reason         (`skip_reason_findings`)
 - skip only what fails: a scan with the skips disabled
   fails each skipped check where its comment is           (`disable_skips`, `unused_skip_findings`)
@@ -15,15 +17,14 @@ bootstrap) must:
 Each check returns a sorted list of `Finding`s (empty = passed), located at a
 file and line relative to a `base` directory, so tests can assert exact results
 and a CLI can print them one per line. `static_findings` runs every check but
-checkov (which is slow: scan once and reuse the reports).
+checkov (which is slow: scan once and reuse the reports). checkov itself is run by
+`ephemera.policy.static_reports` (through `ephemera.checkov`): the same scan as
+`invoke policy-scan`, so the tests of terraform/ and the CLI cannot disagree.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,7 @@ from typing import Any
 
 import hcl2
 
-from ephemera.errors import EphemeraError, tail
+from ephemera.errors import tail
 from ephemera.terraform import Result, fmt_check
 
 # Check names of the findings that are not checkov's own check IDs.
@@ -44,7 +45,6 @@ SKIP_REASON = "skip-reason"
 UNUSED_SKIP = "unused-skip"
 CHECKOV_PARSE = "checkov-parse"
 
-CHECKOV_TIMEOUT = 600  # seconds
 _SKIP_COMMENT = re.compile(r"(?:#|//).*?checkov:skip=(?P<id>[A-Za-z0-9_]+)(?P<rest>.*)$")
 _HCL_OPTIONS = hcl2.SerializationOptions(
     with_comments=False, explicit_blocks=False, strip_string_quotes=True
@@ -73,10 +73,6 @@ class SkipComment:
     line: int
     check_id: str
     reason: str  # stripped; "" when missing
-
-
-class StaticCheckError(EphemeraError):
-    """A checker could not run (e.g. checkov missing or its output unreadable)."""
 
 
 # --- files -----------------------------------------------------------------------------
@@ -187,15 +183,6 @@ def documentation_findings(files: Iterable[Path], base: Path | None = None) -> l
 
 
 # --- fmt ---------------------------------------------------------------------------------
-
-
-def _unformatted_files(stdout: str) -> list[str]:
-    """File names in `terraform fmt -check -diff` output (the lines that are not diff lines)."""
-    names = []
-    for line in stdout.splitlines():
-        if line and line[0] not in "-+@ \\" and line.endswith((".tf", ".tfvars")):
-            names.append(line)
-    return names
 
 
 def fmt_findings(root: Path, plugin_cache: Path, base: Path | None = None) -> list[Finding]:
@@ -374,81 +361,6 @@ def unused_skip_findings(
 
 
 # --- checkov -----------------------------------------------------------------------------
-
-
-def checkov_binary(project_root: Path) -> Path:
-    """checkov in the project's own virtualenv (.venv-checkov, see the Makefile)."""
-    return project_root / ".venv-checkov" / "bin" / "checkov"
-
-
-def checkov_argv(checkov: Path, directory: Path, extra: Sequence[str] = ()) -> list[str]:
-    """The static scan: HCL only, no download, no update check, JSON on stdout."""
-    return [
-        str(checkov),
-        "-d",
-        str(directory),
-        "--framework",
-        "terraform",
-        "--quiet",
-        "--compact",
-        "-o",
-        "json",
-        "--skip-download",
-        *extra,
-    ]
-
-
-def parse_checkov_output(stdout: str) -> list[dict[str, Any]]:
-    """checkov's JSON as a list of reports: one report is an object, several a list, and a
-    scan that found nothing to check prints only a summary object (no `results`)."""
-    document = json.loads(stdout)
-    reports = document if isinstance(document, list) else [document]
-    normal = []
-    for report in reports:
-        if not isinstance(report, dict):
-            raise ValueError(f"unexpected checkov report: {report!r:.200}")
-        if "results" not in report:  # the bare summary of an empty scan
-            report = {"check_type": "terraform", "results": {}, "summary": report}
-        normal.append(report)
-    return normal
-
-
-def run_checkov(
-    directory: Path,
-    checkov: Path,
-    *,
-    extra: Sequence[str] = (),
-    timeout: float = CHECKOV_TIMEOUT,
-) -> list[dict[str, Any]]:
-    """Scan `directory` with checkov and return its reports (see `parse_checkov_output`).
-
-    checkov exits 1 when a check fails, so the exit code is not an error; unreadable
-    output is (StaticCheckError, with the tail of stderr).
-    """
-    if not checkov.exists():
-        raise StaticCheckError(f"{checkov}: checkov is not installed (run `make setup`)")
-    argv = checkov_argv(checkov, directory, extra)
-    env = {**os.environ, "CKV_SKIP_PACKAGE_UPDATE_CHECK": "true", "BC_SKIP_MAPPING": "TRUE"}
-    try:
-        process = subprocess.run(
-            argv,
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=directory,
-            timeout=timeout,
-            stdin=subprocess.DEVNULL,
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise StaticCheckError(f"checkov {directory}: no result after {timeout:.0f}s") from exc
-    try:
-        return parse_checkov_output(process.stdout)
-    except ValueError as exc:  # json.JSONDecodeError is a ValueError
-        raise StaticCheckError(
-            f"checkov {directory}: exit code {process.returncode}, output is not its JSON "
-            f"report ({exc})\nstderr (last lines):\n{tail(process.stderr)}"
-        ) from exc
 
 
 def checkov_findings(

@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from ephemera import policy
+from ephemera import checkov, policy
+from ephemera.codeskips import CodeSkip, CodeSkips
 from ephemera.errors import CommandError, EphemeraError, UsageError
 from ephemera.model import PolicySkip
 from ephemera.policy import PolicyFinding, PolicyResult, check_plans, format_result, scan_static
@@ -214,8 +215,64 @@ def test_unchanged_plans_are_not_checked_again(fake: Fake) -> None:
     assert [c["args"] for c in fake.calls()].count(["--version"]) == 1
 
 
+def code_skip(check_id: str, module: str, resource: str, reason: str) -> CodeSkip:
+    return CodeSkip(check_id, module, resource, reason, "modules/x/main.tf", 7)
+
+
+def test_code_skips_apply_per_resource_and_after_the_cache(fake: Fake) -> None:
+    plans = {
+        "alpha": fake.plan(
+            "alpha",
+            ("failed", "CKV_X_1", 'module.web.aws_lb.this["a"]'),
+            ("failed", "CKV_X_1", "module.web.aws_lb.other"),
+            ("failed", "CKV_X_2", "module.web.aws_lb.this[0]"),
+            ("failed", "CKV_X_3", "aws_s3_bucket.b"),
+        )
+    }
+    code = CodeSkips(
+        skips=(code_skip("CKV_X_1", "module.web", "aws_lb.this", "no access logs here"),),
+        modules=frozenset({"", "module.web"}),
+    )
+    first = check_plans(fake.project, plans, code_skips={"alpha": code})["alpha"]
+    assert sets(first) == {
+        "passed": set(),
+        "failed": {
+            ("CKV_X_1", "module.web.aws_lb.other"),  # another resource
+            ("CKV_X_2", "module.web.aws_lb.this[0]"),  # another check
+            ("CKV_X_3", "aws_s3_bucket.b"),
+        },
+        "skipped": {("CKV_X_1", 'module.web.aws_lb.this["a"]', "no access logs here")},
+    }
+    ((finding, _),) = first.skipped
+    assert first.in_code == {finding: "modules/x/main.tf:7"}
+    assert first.skipped_by(finding) == "in code"
+
+    # The cache holds the raw results: a different set of skips applies without checkov.
+    more = CodeSkips(
+        skips=(*code, code_skip("CKV_X_2", "module.web", "aws_lb.this", "deleted by the janitor")),
+        modules=code.modules,
+    )
+    second = check_plans(
+        fake.project,
+        plans,
+        {"alpha": (PolicySkip("CKV_X_3", "from the env file"), PolicySkip("CKV_X_1", "env"))},
+        {"alpha": more},
+    )["alpha"]
+    assert len(fake.scans()) == 1 and second.cached
+    assert sets(second)["failed"] == set()
+    assert {(f.resource, r, second.skipped_by(f)) for f, r in second.skipped} == {
+        ('module.web.aws_lb.this["a"]', "no access logs here", "in code"),  # code first
+        ("module.web.aws_lb.this[0]", "deleted by the janitor", "in code"),
+        ("module.web.aws_lb.other", "env", "policy.skip"),
+        ("aws_s3_bucket.b", "from the env file", "policy.skip"),
+    }
+    third = check_plans(fake.project, plans)["alpha"]
+    assert third.cached and len(third.failed) == 4 and not third.in_code
+
+
 def test_format_result_shows_failures_skips_and_the_cache() -> None:
     plan = "/x/plan.json"
+    in_code = PolicyFinding("CKV_AWS_150", "module.service.aws_lb.this", "Deletion", plan)
     result = PolicyResult(
         env="test-api",
         passed=[PolicyFinding("CKV_EPH_3", "aws_s3_bucket.b", "S3 buckets …", plan)],
@@ -223,21 +280,30 @@ def test_format_result_shows_failures_skips_and_the_cache() -> None:
             PolicyFinding("CKV_EPH_2", "aws_security_group.ssh", "Internet ingress: 22", plan),
             PolicyFinding("CKV_AWS_260", "aws_security_group.web", "No ingress to port 80", plan),
         ],
-        skipped=[(PolicyFinding("CKV_AWS_91", "aws_lb.this", "Access logging", plan), "8h stacks")],
+        skipped=[
+            (PolicyFinding("CKV_AWS_91", "aws_lb.this", "Access logging", plan), "8h stacks"),
+            (in_code, "the janitor must be able to destroy it"),
+        ],
         cached=True,
+        in_code={in_code: "modules/service/main.tf:12"},
     )
     text = format_result(result)
     lines = text.splitlines()
     assert lines[0] == (
-        "policy test-api: FAILED (2 failed, 1 passed, 1 skipped)"
+        "policy test-api: FAILED (2 failed, 1 passed, 2 skipped)"
         " (cached: checkov not run, plan and policies unchanged)"
     )
     assert lines[1].split() == ["CHECK", "RESOURCE", "MESSAGE"]
     assert lines[2] == "  CKV_EPH_2    aws_security_group.ssh  Internet ingress: 22"
     assert lines[3] == "  CKV_AWS_260  aws_security_group.web  No ingress to port 80"
-    assert lines[4] == "skipped (policy.skip):"
-    assert lines[5].split() == ["CHECK", "RESOURCE", "REASON"]
-    assert lines[6] == "  CKV_AWS_91  aws_lb.this  8h stacks"
+    assert lines[4] == "skipped:"
+    assert lines[5] == "  CHECK        RESOURCE                    SKIPPED BY   REASON"
+    assert lines[6] == "  CKV_AWS_91   aws_lb.this                 policy.skip  8h stacks"
+    assert lines[7] == (
+        "  CKV_AWS_150  module.service.aws_lb.this  in code      "
+        "the janitor must be able to destroy it"
+    )
+    assert len(lines) == 8
     ok = format_result(PolicyResult(env="qa", passed=result.passed))
     assert ok == "policy qa: passed (0 failed, 1 passed, 0 skipped)"
 
@@ -289,6 +355,7 @@ def test_bad_input(fake: Fake) -> None:
 def test_checkov_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     project = Project(root=tmp_path / "project", home=tmp_path / "home")
     monkeypatch.delenv("EPHEMERA_CHECKOV", raising=False)
+    monkeypatch.setattr(checkov, "INSTALL_ROOT", tmp_path / "install")  # not this checkout
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
     with pytest.raises(EphemeraError, match="checkov not found .*run make setup"):
         policy.checkov_path(project)
@@ -299,11 +366,17 @@ def test_checkov_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     on_path.chmod(0o755)
     assert policy.checkov_path(project) == str(on_path)
 
+    installed = tmp_path / "install" / ".venv-checkov" / "bin" / "checkov"
+    installed.parent.mkdir(parents=True)
+    installed.write_text("#!/bin/sh\n")
+    installed.chmod(0o755)
+    assert policy.checkov_path(project) == str(installed)  # the checkout Ephemera runs from
+
     venv = project.root / ".venv-checkov" / "bin" / "checkov"
     venv.parent.mkdir(parents=True)
     venv.write_text("#!/bin/sh\n")
     venv.chmod(0o755)
-    assert policy.checkov_path(project) == str(venv)
+    assert policy.checkov_path(project) == str(venv)  # the project's own first
 
     monkeypatch.setenv("EPHEMERA_CHECKOV", str(on_path))
     assert policy.checkov_path(project) == str(on_path)
@@ -533,10 +606,14 @@ def test_static_scan(tmp_path: Path) -> None:
             ("CKV_EPH_6", "terraform_data.mock_api"),  # skips=
         },
     }
-    reasons = {f.check_id: reason for f, reason in result.skipped if "_EPH_" in f.check_id}
+    reasons = {
+        f.check_id: (reason, result.skipped_by(f))
+        for f, reason in result.skipped
+        if "_EPH_" in f.check_id
+    }
     assert reasons == {
-        "CKV_EPH_4": "kept for the audit trail",
-        "CKV_EPH_6": "checked by the plan gate",
+        "CKV_EPH_4": ("kept for the audit trail", "in code"),
+        "CKV_EPH_6": ("checked by the plan gate", "policy.skip"),
     }
     assert result.env == "tests/fixtures/policy/static"
     assert {f.file for f in result.failed} == {"tests/fixtures/policy/static/main.tf"}

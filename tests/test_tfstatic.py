@@ -3,17 +3,17 @@ with exactly the expected findings, and the helpers behave on edge cases."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from ephemera import tfstatic
+from ephemera import policy, tfstatic
+from ephemera.errors import EphemeraError
+from ephemera.project import Project
 from ephemera.tfstatic import Finding
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "terraform"
-CHECKOV = tfstatic.checkov_binary(REPO_ROOT)
 
 
 def fixture(name: str) -> Path:
@@ -247,18 +247,6 @@ def test_finding_str_is_file_line_check_message() -> None:
 # --- (e) checkov ----------------------------------------------------------------------------------
 
 
-def test_checkov_output_shapes() -> None:
-    report = {"check_type": "terraform", "results": {"failed_checks": []}, "summary": {}}
-    assert tfstatic.parse_checkov_output(json.dumps(report)) == [report]
-    assert tfstatic.parse_checkov_output(json.dumps([report, report])) == [report, report]
-    empty = {"passed": 0, "failed": 0, "skipped": 0, "parsing_errors": 0, "resource_count": 0}
-    assert tfstatic.parse_checkov_output(json.dumps(empty)) == [
-        {"check_type": "terraform", "results": {}, "summary": empty}
-    ]
-    with pytest.raises(ValueError):
-        tfstatic.parse_checkov_output("checkov crashed")
-
-
 def test_checkov_findings_from_a_report(tmp_path: Path) -> None:
     report = {
         "results": {
@@ -285,17 +273,16 @@ def test_checkov_findings_from_a_report(tmp_path: Path) -> None:
     ]
 
 
-def test_missing_checkov_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(tfstatic.StaticCheckError, match="checkov is not installed"):
-        tfstatic.run_checkov(FIXTURES, tmp_path / "checkov")
-
-
 @pytest.fixture(scope="module")
-def fixture_scan() -> list[dict]:
-    """One checkov scan of the whole fixture tree, shared by the tests below."""
-    if not CHECKOV.exists():
-        pytest.skip(f"{CHECKOV} is not installed (make setup)")
-    return tfstatic.run_checkov(FIXTURES, CHECKOV)
+def fixture_scan(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
+    """One checkov scan of the whole fixture tree (the policy-scan one, custom checks
+    included), shared by the tests below."""
+    project = Project(root=REPO_ROOT, home=tmp_path_factory.mktemp("tfstatic-home"))
+    try:
+        policy.checkov_path(project)
+    except EphemeraError as exc:
+        pytest.skip(f"{exc} (make setup)")
+    return policy.static_reports(project, FIXTURES)
 
 
 @pytest.mark.integration
@@ -304,12 +291,13 @@ def test_checkov_fails_the_unprotected_bucket_and_reports_the_unparsable_file(
 ) -> None:
     found = tfstatic.checkov_findings(fixture_scan, FIXTURES, FIXTURES)
     assert checks(found) == [
-        (".", 0, "checkov-parse"),
         ("checkov_fail/main.tf", 5, "CKV2_AWS_6"),
         ("checkov_fail/main.tf", 5, "CKV_AWS_145"),
+        ("checkov_fail/main.tf", 5, "CKV_EPH_3"),  # a custom check: policies/ is in the scan
+        ("unparsable/main.tf", 0, "checkov-parse"),
     ]
-    assert {f.message.split(":")[0] for f in found[1:]} == {"aws_s3_bucket.unprotected"}
-    assert "could not parse 1 file(s)" in found[0].message
+    assert {f.message.split(":")[0] for f in found[:3]} == {"aws_s3_bucket.unprotected"}
+    assert found[3].message == "checkov cannot parse it"
 
 
 @pytest.mark.integration

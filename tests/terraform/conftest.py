@@ -1,4 +1,10 @@
-"""Fixtures of the Terraform tree checks: one checkov scan of terraform/ per session."""
+"""Fixtures of the Terraform tree checks: one checkov scan of terraform/ per session, and
+one of a copy with every skip disabled.
+
+Both scans are `policy.static_reports`, the scan `invoke policy-scan` reads: the same
+checkov, offline environment and custom checks (`--external-checks-dir policies`), so
+these tests and the CLI cannot disagree.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,9 @@ from typing import Any
 
 import pytest
 
-from ephemera import tfstatic
+from ephemera import policy, tfstatic
+from ephemera.errors import EphemeraError
+from ephemera.project import Project
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 TERRAFORM = REPO_ROOT / "terraform"
@@ -20,21 +28,26 @@ def tf_plugin_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def checkov_reports() -> list[dict[str, Any]]:
+def scan_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
+    """The repository as the project whose policies/ the scans use; skip without checkov."""
+    project = Project(root=REPO_ROOT, home=tmp_path_factory.mktemp("tf-scan-home"))
+    try:
+        policy.checkov_path(project)
+    except EphemeraError as exc:
+        pytest.skip(f"{exc} (make setup)")
+    return project
+
+
+@pytest.fixture(scope="session")
+def checkov_reports(scan_project: Project) -> list[dict[str, Any]]:
     """checkov's reports for the whole terraform/ tree: scanned once (it takes seconds)."""
-    checkov = tfstatic.checkov_binary(REPO_ROOT)
-    if not checkov.exists():
-        pytest.skip(f"{checkov} is not installed (make setup)")
-    return tfstatic.run_checkov(TERRAFORM, checkov)
+    return policy.static_reports(scan_project, TERRAFORM)
 
 
 @pytest.fixture(scope="session")
 def checkov_reports_without_skips(
-    tmp_path_factory: pytest.TempPathFactory,
+    scan_project: Project, tmp_path_factory: pytest.TempPathFactory
 ) -> list[dict[str, Any]]:
     """checkov's reports for a copy of terraform/ with every checkov:skip disabled."""
-    checkov = tfstatic.checkov_binary(REPO_ROOT)
-    if not checkov.exists():
-        pytest.skip(f"{checkov} is not installed (make setup)")
     copy = tfstatic.disable_skips(TERRAFORM, tmp_path_factory.mktemp("no-skips") / "terraform")
-    return tfstatic.run_checkov(copy, checkov)
+    return policy.static_reports(scan_project, copy)

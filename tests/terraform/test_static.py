@@ -1,6 +1,7 @@
 """The static checks of ephemera.tfstatic pass on every Terraform directory under terraform/:
 fmt, parse, typed and described variables, described outputs, reasoned checkov skips, and
-a clean checkov scan (offline, on HCL: no provider can be downloaded here)."""
+a clean checkov scan (offline, on HCL: no provider can be downloaded here) with the custom
+checks of policies/, as `invoke policy-scan` runs it (`policy.static_reports`)."""
 
 from __future__ import annotations
 
@@ -65,6 +66,17 @@ def test_checkov_checked_the_resources(checkov_reports: list[dict[str, Any]]) ->
     assert sum(s.get("resource_count", 0) for s in summaries) >= 50
     assert sum(s.get("passed", 0) for s in summaries) >= 200
     assert all(s.get("parsing_errors", 0) == 0 for s in summaries)
+
+
+@pytest.mark.integration
+def test_the_scan_runs_the_custom_checks(checkov_reports: list[dict[str, Any]]) -> None:
+    ids = {
+        str(record.get("check_id"))
+        for report in checkov_reports
+        for status in ("passed_checks", "failed_checks", "skipped_checks")
+        for record in (report.get("results") or {}).get(status) or []
+    }
+    assert {"CKV_EPH_2", "CKV_EPH_3", "CKV_EPH_4"} <= ids
 
 
 @pytest.mark.integration
