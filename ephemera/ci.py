@@ -47,6 +47,7 @@ from typing import IO, Any
 
 from ephemera import changes, config, lifecycle, policy, report, stackvars
 from ephemera.changes import DESTROY, Change
+from ephemera.codeskips import snapshot_skips
 from ephemera.errors import EphemeraError, UsageError
 from ephemera.leases import DESTROYED, LeaseStore, SqliteLeaseStore
 from ephemera.model import Environment
@@ -269,7 +270,8 @@ def _gate(project: Project, outcomes: list[Outcome]) -> None:
     plans = {o.name: o.summary.plan_json for o in planned if o.summary is not None}
     skips = {o.name: o.env.policy_skips for o in planned if o.env is not None}
     try:
-        results = policy.check_plans(project, plans, skips)
+        code_skips = {o.name: snapshot_skips(project, o.env) for o in planned if o.env}
+        results = policy.check_plans(project, plans, skips, code_skips)
     except EphemeraError as exc:
         for outcome in planned:
             outcome.policy_error = exc.message

@@ -91,8 +91,8 @@ class CodeSkips:
         if split is None:
             return None
         module, resource = split
-        if module not in self.modules:
-            module = ""  # a module of unknown source: the stack's own files only
+        if module and module not in self.modules:
+            return None  # a module of unknown source (registry, git): its code is not read
         key = f"{module}.{resource}" if module else resource
         return self._index.get((check_id, key))
 

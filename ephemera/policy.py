@@ -31,6 +31,7 @@ read too, so they and the CLI cannot disagree.
 from __future__ import annotations
 
 import hashlib
+import json
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -323,10 +324,22 @@ def cache_key(plan: bytes, policies: str, checkov_version: str) -> str:
         f"format {CACHE_FORMAT}",
         checkov_version,
         policies,
-        hashlib.sha256(plan).hexdigest(),
+        plan_fingerprint(plan),
     ):
         digest.update(part.encode() + b"\0")
     return digest.hexdigest()
+
+
+def plan_fingerprint(plan: bytes) -> str:
+    """sha256 of a plan.json without its `timestamp`, so re-planning unchanged inputs
+    hits the cache (every `terraform plan` stamps the time it ran)."""
+    try:
+        document = json.loads(plan)
+    except ValueError:
+        return hashlib.sha256(plan).hexdigest()
+    if isinstance(document, dict):
+        document.pop("timestamp", None)
+    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 
 
 def _cache_read(

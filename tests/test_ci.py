@@ -94,7 +94,7 @@ class FakeTerraform:
         return f"Plan for {rendered.env}: 2 to add, 1 to change, 0 to destroy.\n"
 
     def check_plans(
-        self, project: Project, plans: dict[str, Path], skips: Any = None
+        self, project: Project, plans: dict[str, Path], skips: Any = None, code_skips: Any = None
     ) -> dict[str, PolicyResult]:
         self.policy_calls.append(dict(plans))
         results = {}

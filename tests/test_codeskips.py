@@ -109,13 +109,14 @@ def test_match_follows_the_module_path(fixture_skips: CodeSkips) -> None:
     assert match("CKV_AWS_18", "data.aws_s3_bucket.this") is None
 
 
-def test_a_module_of_unknown_source_matches_the_stacks_own_files_only(
+def test_a_module_of_unknown_source_is_never_skipped(
     fixture_skips: CodeSkips,
 ) -> None:
-    # module.registry comes from the registry: its resources match the stack's own
-    # blocks by TYPE.NAME, never a block of a local module
+    # module.registry comes from the registry: its code is not read, so no skip
+    # comment covers it, not even a stack block with the same TYPE.NAME
     assert "module.registry" not in fixture_skips.modules
-    assert fixture_skips.match("CKV_AWS_144", "module.registry.aws_s3_bucket.root") is not None
+    assert fixture_skips.match("CKV_AWS_144", "aws_s3_bucket.root") is not None
+    assert fixture_skips.match("CKV_AWS_144", "module.registry.aws_s3_bucket.root") is None
     assert fixture_skips.match("CKV_AWS_18", "module.registry.aws_s3_bucket.this") is None
     assert fixture_skips.match("CKV_AWS_21", "module.registry.aws_s3_bucket.this") is None
     assert fixture_skips.match("CKV_AWS_144", "module.registry.aws_s3_bucket.deep") is None
