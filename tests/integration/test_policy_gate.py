@@ -25,6 +25,8 @@ def test_public_bind_is_stopped_before_apply_then_deploys_with_a_skip(cli: Cli, 
 
     planned = cli.invoke("plan", "--env", "local-demo")
     assert planned.returncode == 0 and "CKV_EPH_6" in planned.stdout
+    # a new plan of the same inputs: checkov's answer comes from the cache
+    assert "cached" in planned.stdout
 
     cli.write_env(
         "local-demo",
