@@ -67,7 +67,8 @@ extend-ttl: $(STAMP) ## Push ENV=<name>'s expiry back by HOURS=<n> [REASON="..."
 	@$(INV) extend-ttl --env "$$ENV" --hours "$$HOURS" --reason "$${REASON:-}"
 
 ttl: $(STAMP) ## Janitor sweep: destroy expired envs, send warnings (DRY_RUN=1, MAX_DESTROYS=n)
-	@$(INV) ttl $${DRY_RUN:+--dry-run} $${MAX_DESTROYS:+--max-destroys "$$MAX_DESTROYS"}
+	@dry=; case "$${DRY_RUN:-}" in 1|true|yes) dry=--dry-run;; ""|0|false|no) ;; *) echo "DRY_RUN: expected 1 or 0, got '$$DRY_RUN'" >&2; exit 2;; esac; \
+	$(INV) ttl $$dry --max-destroys "$${MAX_DESTROYS:-}"
 
 unlock: $(STAMP) ## Show who holds ENV=<name>'s state lock; force-unlock after confirmation
 	$(need_env)

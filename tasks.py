@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from invoke import Context, Exit, task
 
-from ephemera import ci, commands
-
 ENV_HELP = {"env": "environment name (a file environments/<name>.yaml)"}
 
 
-def _run(action: Callable[[], Any]) -> None:
-    """Run through the one top-level handler; a returned int is the exit code."""
+def _run(name: str, *args: Any) -> None:
+    """Call `ephemera.commands.<name>(*args)` through the one top-level handler; a
+    returned int is the exit code. Imported on use, so `invoke --list` stays fast."""
+    from ephemera import commands
+
     try:
-        code = commands.run(action)
+        code = commands.run(lambda: getattr(commands, name)(*args))
     except commands.CommandExit as exc:
         raise Exit(exc.message, code=exc.code) from None
     if isinstance(code, int) and code:
@@ -25,55 +25,55 @@ def _run(action: Callable[[], Any]) -> None:
 @task(help={"env": "validate only this environment"})
 def validate(c: Context, env: str = "") -> None:
     """Validate environment files: structure, schema, stack variables, rules."""
-    _run(lambda: commands.validate(env))
+    _run("validate", env)
 
 
 @task
 def schema(c: Context) -> None:
     """Write schemas/stacks/<stack>.schema.json from each stack's variables.tf."""
-    _run(commands.write_schemas)
+    _run("write_schemas")
 
 
 @task(help=ENV_HELP)
 def plan(c: Context, env: str = "") -> None:
     """Validate, render, init and plan an environment."""
-    _run(lambda: commands.plan(env))
+    _run("plan", env)
 
 
 @task(help=ENV_HELP)
 def deploy(c: Context, env: str = "") -> None:
     """Validate, render, plan, check and apply an environment; creates or renews its lease."""
-    _run(lambda: commands.deploy(env))
+    _run("deploy", env)
 
 
 @task(help={**ENV_HELP, "yes": "do not ask for confirmation (also AUTO_APPROVE=1)"})
 def destroy(c: Context, env: str = "", yes: bool = False) -> None:
     """Destroy an environment and mark its lease destroyed."""
-    _run(lambda: commands.destroy(env, yes))
+    _run("destroy", env, yes)
 
 
 @task(name="status", help={"json": "print a JSON list instead of a table"})
 def status_(c: Context, json: bool = False) -> None:
     """Show every environment: status, stack, target, owner, expiry, url, health."""
-    _run(lambda: commands.status(json))
+    _run("status", json)
 
 
 @task(help={**ENV_HELP, "json": "print a JSON object (the default for scripts)"})
 def outputs(c: Context, env: str = "", json: bool = False) -> None:
     """Print the stack outputs of an environment."""
-    _run(lambda: commands.outputs(env, json))
+    _run("outputs", env, json)
 
 
 @task(help={**ENV_HELP, "json": "print a JSON list"})
 def history(c: Context, env: str = "", json: bool = False) -> None:
     """List the recorded runs (plan, apply, destroy, extend) of an environment."""
-    _run(lambda: commands.history(env, json))
+    _run("history", env, json)
 
 
 @task(help={**ENV_HELP, "yes": "do not ask for confirmation (also AUTO_APPROVE=1)"})
 def unlock(c: Context, env: str = "", yes: bool = False) -> None:
     """Show who holds an environment's state lock and force-unlock it after confirmation."""
-    _run(lambda: commands.unlock(env, yes))
+    _run("unlock", env, yes)
 
 
 @task(
@@ -82,7 +82,7 @@ def unlock(c: Context, env: str = "", yes: bool = False) -> None:
 )
 def extend_ttl(c: Context, env: str = "", hours: str = "", reason: str = "") -> None:
     """Push an environment's expiry back by --hours (up to now + max_ttl)."""
-    _run(lambda: commands.extend_ttl(env, hours, reason))
+    _run("extend_ttl", env, hours, reason)
 
 
 @task(
@@ -92,21 +92,21 @@ def extend_ttl(c: Context, env: str = "", hours: str = "", reason: str = "") -> 
         "json": "print the summary as JSON",
     }
 )
-def ttl(c: Context, dry_run: bool = False, max_destroys: int = -1, json: bool = False) -> None:
+def ttl(c: Context, dry_run: bool = False, max_destroys: str = "", json: bool = False) -> None:
     """The janitor: destroy expired environments, warn those about to expire."""
-    _run(lambda: commands.ttl_sweep(dry_run, None if max_destroys < 0 else max_destroys, json))
+    _run("ttl_sweep", dry_run, max_destroys, json)
 
 
 @task(name="lambda-package")
 def lambda_package(c: Context) -> None:
     """Build dist/ttl_janitor.zip (the janitor handler + the ephemera modules it imports)."""
-    _run(commands.lambda_package)
+    _run("lambda_package")
 
 
 @task(name="policy-scan", help={"path": "directory to scan (default terraform/)"})
 def policy_scan(c: Context, path: str = "") -> None:
     """Static checkov scan of the Terraform code with the custom checks in policies/."""
-    _run(lambda: commands.policy_scan(path))
+    _run("policy_scan", path)
 
 
 @task(
@@ -123,12 +123,12 @@ def ci_plan(
     c: Context,
     base: str = "",
     head: str = "HEAD",
-    jobs: int = 4,
+    jobs: str = "4",
     output: str = "",
     matrix: bool = False,
 ) -> None:
     """Plan the environments a change affects; write plan-comment.md (exit 1 on failures)."""
-    _run(lambda: ci.plan_command(base, head, jobs, output, matrix))
+    _run("ci_plan", base, head, jobs, output, matrix)
 
 
 @task(
@@ -137,4 +137,4 @@ def ci_plan(
 )
 def ci_apply(c: Context, base: str = "", head: str = "HEAD", env: str = "") -> None:
     """Apply the environments a change affects (gate included); destroy deleted ones."""
-    _run(lambda: ci.apply_command(base, head, env))
+    _run("ci_apply", base, head, env)

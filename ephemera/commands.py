@@ -12,7 +12,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from ephemera import config, lifecycle, stackvars, ttl
@@ -88,7 +88,24 @@ def cli_clock() -> Clock:
 
 
 def open_store(project: Project) -> LeaseStore:
-    return SqliteLeaseStore(project.leases_db)
+    """DynamoDB when `_defaults.yaml` names `aws.lease_table` (leases shared by CI, the
+    janitor Lambda and every machine), else SQLite in `.ephemera/leases.db`."""
+    defaults = config.load_defaults(project)
+    aws = (defaults.data.get("aws") if defaults else None) or {}
+    table = aws.get("lease_table") if isinstance(aws, dict) else None
+    if not table:
+        return SqliteLeaseStore(project.leases_db)
+    import boto3  # only the shared store needs it
+
+    from ephemera.leases.dynamodb import DynamoLeaseStore
+
+    session = boto3.Session(region_name=aws.get("region") or None)
+    if session.region_name is None:
+        raise UsageError(
+            f"{project.relative(project.defaults_file)}: aws.region: needed to reach the "
+            f"lease table {table} (or set AWS_REGION)"
+        )
+    return DynamoLeaseStore.from_session(session, table)
 
 
 def require_env(env: str) -> str:
@@ -237,10 +254,9 @@ def extend_ttl(env: str, hours_text: str, reason: str = "") -> None:
     print(f"{env}: expires {lease.expires_at.isoformat(timespec='minutes')} (in {remaining})")
 
 
-def ttl_sweep(
-    dry_run: bool = False, max_destroys: int | None = None, as_json: bool = False
-) -> None:
+def ttl_sweep(dry_run: bool = False, max_destroys_text: str = "", as_json: bool = False) -> None:
     """The local janitor: destroy what expired (in-process), warn what is about to."""
+    max_destroys = parse_count("--max-destroys", max_destroys_text)
     ctx = context(progress_to_stderr=as_json)
     project = ctx.project
     summary = ttl.sweep(
@@ -255,12 +271,34 @@ def ttl_sweep(
         env_exists=lambda name: project.environment_file(name).exists(),
         dry_run=dry_run,
         max_destroys=max_destroys,
+        warning_horizon=_warning_horizon(project),
     )
     print(summary.to_json() if as_json else ttl.format_summary(summary))
     if not summary.ok:
         raise EphemeraError(
             "ttl sweep: some environments failed (see above)", exit_code=EXIT_FAILED
         )
+
+
+def _warning_horizon(project: Project) -> timedelta:
+    """The longest warning rung of any environment (or the default ladder)."""
+    longest = max(ttl.DEFAULT_LADDER)
+    for name in project.known_environments():
+        try:
+            ladder = ttl.parse_ladder(config.load_environment(project, name).warnings)
+        except EphemeraError:
+            continue
+        longest = max(longest, *ladder)
+    return longest
+
+
+def parse_count(option: str, text: str, *, allow_empty: bool = True) -> int | None:
+    """A whole number ≥ 0 from a CLI option; empty means 'not given'."""
+    if not text.strip() and allow_empty:
+        return None
+    if not text.strip().isdigit():
+        raise UsageError(f"{option}: expected a whole number ≥ 0, got {text!r}")
+    return int(text)
 
 
 def _notifier(project: Project, name: str) -> Notifier:
@@ -288,3 +326,16 @@ def policy_scan(path: str = "") -> None:
     print(policy.format_result(result))
     if not result.ok:
         raise EphemeraError(f"policy-scan: {len(result.failed)} check(s) failed")
+
+
+def ci_plan(base: str, head: str, jobs_text: str, output: str, matrix: bool) -> int:
+    from ephemera import ci
+
+    jobs = parse_count("--jobs", jobs_text, allow_empty=False) or 1
+    return ci.plan_command(base, head, jobs, output, matrix)
+
+
+def ci_apply(base: str, head: str, env: str) -> int:
+    from ephemera import ci
+
+    return ci.apply_command(base, head, env)

@@ -27,7 +27,14 @@ from ephemera.leases import (
 )
 from ephemera.model import Environment
 from ephemera.project import Project
-from ephemera.render import Rendered, current_digest, render, rendered_from_disk, write_private
+from ephemera.render import (
+    BACKEND_FILE,
+    Rendered,
+    current_digest,
+    render,
+    rendered_from_disk,
+    write_private,
+)
 from ephemera.runs import RunLog, recorded_run
 from ephemera.terraform import Echo, StateLocked, Terraform, echo_stdout
 from ephemera.ttl import Clock, renewed_expiry, system_clock
@@ -175,7 +182,11 @@ def deploy(ctx: Context, name: str) -> DeployResult:
         lease = _mark_deploying(ctx, env, run)
         applied = summary.has_changes
         if applied:
-            apply_saved_plan(ctx, rendered, run)
+            try:
+                apply_saved_plan(ctx, rendered, run)
+            except (EphemeraError, KeyboardInterrupt) as exc:
+                _mark_apply_failed(ctx, env, lease, exc)
+                raise
         else:
             ctx.say(f"==> {env.name}: no changes, nothing to apply")
         lease = _mark_active(ctx, env, lease, read_outputs(ctx, rendered), run)
@@ -269,6 +280,27 @@ def _mark_active(
             lease = current
 
 
+def _mark_apply_failed(ctx: Context, env: Environment, lease: Lease, exc: BaseException) -> None:
+    """A failed apply may have created resources: the lease gets an expiry all the
+    same (status failed), so the janitor destroys whatever is there when it runs out."""
+    now = ctx.clock()
+    reason = exc.message.splitlines()[0] if isinstance(exc, EphemeraError) else "interrupted"
+    current: Lease | None = lease
+    while current is not None:
+        try:
+            ctx.store.update(
+                current.evolve(
+                    status=FAILED,
+                    expires_at=renewed_expiry(current.expires_at, env.ttl, now),
+                    status_reason=f"apply failed: {reason}",
+                    status_changed_at=now,
+                )
+            )
+            return
+        except LeaseConflict:
+            current = ctx.store.get(env.name)
+
+
 # ---------------------------------------------------------------- destroy
 
 
@@ -303,7 +335,7 @@ def destroy(
                 log=run.log,
                 where=f"{name}: destroy",
             )
-            leftovers = state_resources(ctx, rendered) + _tagged_leftovers(lease, rendered)
+            leftovers = state_resources(ctx, rendered) + _tagged_leftovers(rendered)
         except EphemeraError as exc:
             if not janitor:
                 _record_destroy_result(ctx, name, FAILED, f"destroy failed: {exc.message}")
@@ -318,9 +350,10 @@ def destroy(
     return leftovers
 
 
-def _tagged_leftovers(lease: Lease | None, rendered: Rendered) -> list[str]:
-    """On target aws: ARNs still tagged ephemera:env=<env> after the destroy."""
-    if lease is None or lease.target != "aws":
+def _tagged_leftovers(rendered: Rendered) -> list[str]:
+    """On target aws (an s3 backend): ARNs still tagged ephemera:env=<env> after the
+    destroy. Decided from the rendered files, so it also holds without a lease (CI)."""
+    if 'backend "s3"' not in (rendered.root_dir / BACKEND_FILE).read_text():
         return []
     import boto3  # only the aws target needs it
 
@@ -340,9 +373,16 @@ def _backend_region(rendered: Rendered) -> str | None:
 
 
 def _rendered_for_destroy(ctx: Context, name: str, lease: Lease | None) -> Rendered:
+    """Render from the environment file; when it is gone, or no longer valid, from
+    what the last deploy rendered (an expired environment is destroyed either way)."""
     if ctx.project.environment_file(name).exists():
-        return prepare(ctx, name)[1]
-    if lease is None:
+        try:
+            return prepare(ctx, name)[1]
+        except UsageError:
+            if lease is None:
+                raise
+            ctx.say(f"==> {name}: the environment file is not valid; destroying what was deployed")
+    elif lease is None:
         config.load_environment(ctx.project, name)  # raises the unknown-env error
     rendered = rendered_from_disk(ctx.project, name, lease.stack if lease else "")
     if rendered is None:

@@ -403,8 +403,10 @@ class _Sweep:
         dry_run: bool,
         max_destroys: int | None,
         actor: str,
+        warning_horizon: timedelta | None = None,
     ) -> None:
         self.store = store
+        self.warning_horizon = warning_horizon
         self.now = now
         self.dispatcher = dispatcher
         self.notifier = notifier
@@ -635,14 +637,23 @@ class _Sweep:
         )
 
     # warnings ----------------------------------------------------------------
+    def horizon(self) -> timedelta:
+        """How far ahead a rung can fall due: the longest rung of the ladder(s)."""
+        if self.warning_horizon is not None:
+            return self.warning_horizon
+        ladder = DEFAULT_LADDER if callable(self.ladders) else parse_ladder(self.ladders)
+        return max(ladder, default=timedelta(0))
+
     def warn_all(self) -> None:
+        """Leases expiring within the horizon, read by a query on the status+expiry
+        index (never a scan of the whole table)."""
         try:
-            leases = self.store.list()
+            leases = self.store.due((ACTIVE,), self.now + self.horizon())
         except Exception as exc:
-            self.summary.errors.append(SweepItem("*", f"cannot list leases: {exc}"))
+            self.summary.errors.append(SweepItem("*", f"cannot list expiring leases: {exc}"))
             return
         for lease in leases:
-            if lease.status != ACTIVE or lease.protected:
+            if lease.protected:
                 continue
             if lease.expires_at is None or lease.expires_at <= self.now:
                 continue
@@ -696,6 +707,7 @@ def sweep(
     dry_run: bool = False,
     max_destroys: int | None = None,
     actor: str = JANITOR,
+    warning_horizon: timedelta | None = None,
 ) -> SweepSummary:
     """Destroy what expired, warn what is about to, and say what happened.
 
@@ -716,6 +728,9 @@ def sweep(
 
     `ladders`: one ladder for all (`"24h,2h,30m"`, a list of texts or
     timedeltas), or a function env name → ladder (each env's `warnings`).
+    `warning_horizon`: how far ahead to look for leases to warn (default: the
+    longest rung of the static ladder, or of the default one with a function);
+    the warning pass queries the store for leases expiring within it.
     `dry_run`: reads only; the summary says what would happen. One
     environment's failure is reported and never stops the others.
     """
@@ -732,6 +747,7 @@ def sweep(
         dry_run=dry_run,
         max_destroys=max_destroys,
         actor=actor,
+        warning_horizon=warning_horizon,
     )
     run.expire_all()
     run.warn_all()
