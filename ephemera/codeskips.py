@@ -3,10 +3,10 @@
 checkov honours these comments when it scans Terraform source, but a plan.json
 carries no comments: every failure the code skips with a reason would stop the
 deploy. `find_code_skips` reads the skip comments inside the `resource "TYPE"
-"NAME" { … }` blocks of a stack and of the local modules it calls (the same
-directories `ephemera.stackfiles.stack_files` lists; an environment's snapshot
-under `.ephemera/work/<env>/tf/` has the same layout), and `CodeSkips.match`
-finds the one that covers a plan finding:
+"NAME" { … }` blocks of a stack and of the local modules it calls (the module tree
+of `ephemera.stackfiles.module_tree`; an environment's snapshot under
+`.ephemera/work/<env>/tf/` has the same layout), and `CodeSkips.match` finds the one
+that covers a plan finding:
 
 - the check ID is the comment's, and
 - the finding's resource address, with instance keys (`[0]`, `["a"]`) stripped, is
@@ -19,7 +19,8 @@ finds the one that covers a plan finding:
   matched on TYPE.NAME against the stack's own files only; never more broadly.
 
 A skip comment without a reason is ignored here (policy skips need a reason; the
-static checks of terraform/ reject such comments).
+static checks of terraform/ reject such comments). `parse_skip` / `inline_skips` are
+the one reading of skip comments, shared with those static checks (ephemera.tfstatic).
 """
 
 from __future__ import annotations
@@ -30,19 +31,49 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
+from ephemera import hclscan
 from ephemera.model import Environment
 from ephemera.project import Project
+from ephemera.stackfiles import module_tree
 
-MAX_MODULE_DEPTH = 32
-_BLOCK_HEADER = re.compile(
-    r'^[ \t]*(?P<kind>resource|module)[ \t]+"(?P<first>[^"\n]+)"'
-    r'(?:[ \t]+"(?P<second>[^"\n]+)")?[ \t]*\{',
-    re.MULTILINE,
-)
-_SOURCE = re.compile(r'^[ \t]*source[ \t]*=[ \t]*"(?P<source>[^"\n]*)"', re.MULTILINE)
-_HEREDOC = re.compile(r"<<-?(?P<marker>[A-Za-z_][A-Za-z0-9_-]*)[ \t]*\r?\n")
-_SKIP = re.compile(r"checkov:skip=(?P<id>[A-Za-z0-9_]+)(?::(?P<reason>[^\n]*))?")
+# The one reading of a skip comment's text, here and in ephemera.tfstatic.
+SKIP_COMMENT = re.compile(r"checkov:skip=(?P<id>[A-Za-z0-9_]+)(?::(?P<reason>[^\n]*))?")
 _INSTANCE_KEY = re.compile(r'\[(?:"(?:[^"\\]|\\.)*"|[^\]"]*)\]')
+
+
+class InlineSkip(NamedTuple):
+    """A `checkov:skip=<ID>[:<reason>]` in a comment of an HCL text."""
+
+    position: int  # of the comment holding it
+    line: int  # 1-based
+    check_id: str
+    reason: str  # stripped, without a block comment's closing `*/`; "" when missing
+
+
+def parse_skip(comment_line: str) -> tuple[str, str] | None:
+    """(check ID, reason) of the `checkov:skip=ID[:reason]` in one line of a comment,
+    None when there is none. The reason is stripped and loses the `*/` closing a block
+    comment; it is "" when missing."""
+    found = SKIP_COMMENT.search(comment_line)
+    if found is None:
+        return None
+    reason = (found.group("reason") or "").strip()
+    if reason.endswith("*/"):
+        reason = reason[:-2].rstrip()
+    return found.group("id"), reason
+
+
+def inline_skips(text: str) -> list[InlineSkip]:
+    """Every skip in the comments (`#`, `//`, `/* */`) of an HCL text, in order; text in
+    strings and heredocs is not a comment."""
+    found = []
+    for position, comment in hclscan.comments(text):
+        first_line = text.count("\n", 0, position) + 1
+        for offset, line_text in enumerate(comment.split("\n")):
+            parsed = parse_skip(line_text)
+            if parsed is not None:
+                found.append(InlineSkip(position, first_line + offset, *parsed))
+    return found
 
 
 @dataclass(frozen=True)
@@ -117,25 +148,11 @@ def find_code_skips(terraform_dir: Path, stack_dir: Path) -> CodeSkips:
     terraform/, or an environment's snapshot); file names are relative to it. A stack
     directory that does not exist has no skips.
     """
-    root = stack_dir.resolve()
-    if not root.is_dir():
+    if not stack_dir.resolve().is_dir():
         return CodeSkips()
-    modules: dict[str, Path] = {}
-    pending: list[tuple[str, Path, int]] = [("", root, 0)]
-    while pending:
-        address, directory, depth = pending.pop()
-        if address in modules or depth > MAX_MODULE_DEPTH:
-            continue
-        modules[address] = directory
-        for name, source in _module_calls(directory):
-            if not source.startswith(("./", "../")):
-                continue  # registry, git …: its files are not ours
-            child = (directory / source).resolve()
-            if child.is_dir():
-                prefix = f"{address}." if address else ""
-                pending.append((f"{prefix}module.{name}", child, depth + 1))
+    modules = {address: d for address, d in module_tree(stack_dir).items() if d.is_dir()}
     skips = []
-    for address, directory in sorted(modules.items()):
+    for address, directory in modules.items():
         for path, line, check_id, resource, reason in _directory_skips(directory):
             skips.append(
                 CodeSkip(
@@ -167,139 +184,17 @@ def _relative(path: Path, base: Path) -> str:
         return path.as_posix()
 
 
-def _tf_files(directory: Path) -> list[Path]:
-    return sorted(p for p in directory.glob("*.tf") if p.is_file())
-
-
-class _Block(NamedTuple):
-    first: str  # the first label: the resource type, the module name
-    second: str | None  # the second label: the resource name
-    start: int  # position of the opening brace
-    end: int  # position of the closing brace
-    nested: list[tuple[int, int]]  # brace spans inside
-    comments: list[tuple[int, str]]  # (position, text) of the comments inside
-
-
-def _module_calls(directory: Path) -> list[tuple[str, str]]:
-    """(name, source) of each `module "name" { source = "…" }` in the directory's files."""
-    calls = []
-    for path in _tf_files(directory):
-        text = path.read_text(encoding="utf-8", errors="replace")
-        for block in _blocks(text, "module"):
-            for found in _SOURCE.finditer(text, block.start, block.end):
-                if not any(a < found.start() < b for a, b in block.nested):
-                    calls.append((block.first, found.group("source")))
-                    break
-    return calls
-
-
 def _directory_skips(directory: Path) -> list[tuple[Path, int, str, str, str]]:
     """(file, line, check ID, TYPE.NAME, reason) of the reasoned skips in resource blocks."""
     found = []
-    for path in _tf_files(directory):
-        text = path.read_text(encoding="utf-8", errors="replace")
-        for block in _blocks(text, "resource"):
+    for path in hclscan.tf_files(directory):
+        text = hclscan.read(path)
+        skips = [skip for skip in inline_skips(text) if skip.reason]
+        for block in hclscan.blocks(text, "resource"):
             if block.second is None:
                 continue
-            for position, comment in block.comments:
-                for offset, line_text in enumerate(comment.split("\n")):
-                    skip = _SKIP.search(line_text)
-                    if skip is None:
-                        continue
-                    reason = (skip.group("reason") or "").strip()
-                    if reason.endswith("*/"):
-                        reason = reason[:-2].rstrip()
-                    if reason:
-                        line = text.count("\n", 0, position) + 1 + offset
-                        resource = f"{block.first}.{block.second}"
-                        found.append((path, line, skip.group("id"), resource, reason))
+            resource = f"{block.first}.{block.second}"
+            for skip in skips:
+                if block.start < skip.position < block.end:
+                    found.append((path, skip.line, skip.check_id, resource, skip.reason))
     return found
-
-
-def _blocks(text: str, kind: str) -> list[_Block]:
-    """The top-level `kind "…" ["…"] { … }` blocks of an HCL file."""
-    braces, comments = _lex(text)
-    found = []
-    for header in _BLOCK_HEADER.finditer(text):
-        if header.group("kind") != kind:
-            continue
-        opening = header.end() - 1
-        span = braces.get(opening)
-        if span is None or span[1] != 0:  # in a string, a heredoc, a comment, or nested
-            continue
-        closing = span[0]
-        nested = [
-            (start, end)
-            for start, (end, depth) in braces.items()
-            if depth > 0 and opening < start < closing
-        ]
-        inside = [(pos, body) for pos, body in comments if opening < pos < closing]
-        found.append(
-            _Block(header.group("first"), header.group("second"), opening, closing, nested, inside)
-        )
-    return found
-
-
-def _lex(text: str) -> tuple[dict[int, tuple[int, int]], list[tuple[int, str]]]:
-    """The code braces of an HCL file ({open: (close, depth)}) and its comments.
-
-    Braces inside strings, heredocs and comments are not code; `${ … }` inside a
-    string is code again (its own strings included)."""
-    braces: dict[int, tuple[int, int]] = {}
-    comments: list[tuple[int, str]] = []
-    stack: list[tuple[str, int, int]] = []  # (kind, position, depth): "{", "${", '"'
-    depth = 0
-    i, n = 0, len(text)
-    while i < n:
-        char = text[i]
-        if stack and stack[-1][0] == '"':
-            if char == "\\":
-                i += 2
-            elif char == '"':
-                stack.pop()
-                i += 1
-            elif text.startswith(("$${", "%%{"), i):
-                i += 3
-            elif text.startswith(("${", "%{"), i):
-                stack.append(("${", i, depth))
-                i += 2
-            elif char == "\n":  # an unterminated string: stop at the line's end
-                stack.pop()
-                i += 1
-            else:
-                i += 1
-            continue
-        if char == "#" or text.startswith("//", i):
-            end = text.find("\n", i)
-            end = n if end < 0 else end
-            comments.append((i, text[i:end]))
-            i = end
-        elif text.startswith("/*", i):
-            end = text.find("*/", i + 2)
-            end = n if end < 0 else end + 2
-            comments.append((i, text[i:end]))
-            i = end
-        elif char == '"':
-            stack.append(('"', i, depth))
-            i += 1
-        elif text.startswith("<<", i) and (heredoc := _HEREDOC.match(text, i)):
-            marker = re.escape(heredoc.group("marker"))
-            closing = re.compile(rf"^[ \t]*{marker}[ \t]*$", re.MULTILINE).search(
-                text, heredoc.end()
-            )
-            i = n if closing is None else closing.end()
-        elif char == "{":
-            stack.append(("{", i, depth))
-            depth += 1
-            i += 1
-        elif char == "}":
-            if stack and stack[-1][0] == "{":
-                _, start, level = stack.pop()
-                braces[start] = (i, level)
-                depth = level
-            elif stack and stack[-1][0] == "${":
-                stack.pop()  # back inside the string
-            i += 1
-        else:
-            i += 1
-    return braces, comments

@@ -32,6 +32,7 @@ from typing import Any
 
 import hcl2
 
+from ephemera.codeskips import inline_skips
 from ephemera.errors import tail
 from ephemera.terraform import Result, fmt_check
 
@@ -45,7 +46,6 @@ SKIP_REASON = "skip-reason"
 UNUSED_SKIP = "unused-skip"
 CHECKOV_PARSE = "checkov-parse"
 
-_SKIP_COMMENT = re.compile(r"(?:#|//).*?checkov:skip=(?P<id>[A-Za-z0-9_]+)(?P<rest>.*)$")
 _HCL_OPTIONS = hcl2.SerializationOptions(
     with_comments=False, explicit_blocks=False, strip_string_quotes=True
 )
@@ -292,16 +292,13 @@ def _fmt_errors(output: str, directory: Path, base: Path | None) -> list[Finding
 
 
 def skip_comments(files: Iterable[Path]) -> list[SkipComment]:
-    """Every `checkov:skip=<ID>[:<reason>]` comment in `files`, in file and line order."""
-    found = []
-    for path in files:
-        for number, line in enumerate(path.read_text().splitlines(), start=1):
-            match = _SKIP_COMMENT.search(line)
-            if match:
-                rest = match.group("rest")
-                reason = rest[1:].strip() if rest.startswith(":") else ""
-                found.append(SkipComment(path, number, match.group("id"), reason))
-    return found
+    """Every `checkov:skip=<ID>[:<reason>]` comment in `files`, in file and line order
+    (read as the plan gate reads them: `ephemera.codeskips.inline_skips`)."""
+    return [
+        SkipComment(path, skip.line, skip.check_id, skip.reason)
+        for path in files
+        for skip in inline_skips(path.read_text())
+    ]
 
 
 def skip_reason_findings(files: Iterable[Path], base: Path | None = None) -> list[Finding]:

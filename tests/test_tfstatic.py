@@ -167,6 +167,26 @@ def test_skip_comment_forms(tmp_path: Path) -> None:
     ]
 
 
+def test_skip_comments_in_block_comments_but_not_in_heredocs(tmp_path: Path) -> None:
+    """The same reading as the plan gate's (ephemera.codeskips.inline_skips)."""
+    tf = tmp_path / "main.tf"
+    tf.write_text(
+        "/* a block comment\n"
+        "   checkov:skip=CKV_B_1:on its second line */\n"
+        "locals {\n"
+        "  text = <<EOT\n"
+        "# checkov:skip=CKV_B_2:text, not a comment\n"
+        "EOT\n"
+        "}\n"
+        "/* checkov:skip=CKV_B_3 */\n"
+    )
+    comments = tfstatic.skip_comments([tf])
+    assert [(c.line, c.check_id, c.reason) for c in comments] == [
+        (2, "CKV_B_1", "on its second line"),
+        (8, "CKV_B_3", ""),
+    ]
+
+
 def test_disable_skips_keeps_every_line_in_place(tmp_path: Path) -> None:
     copy = tfstatic.disable_skips(FIXTURES, tmp_path / "copy")
     original = fixture("skip_without_reason") / "main.tf"
