@@ -39,7 +39,11 @@ class CommandExit(Exception):
 
 
 def run(action: Callable[[], T]) -> T:
-    """Call `action`; map every error to a CommandExit with its message and exit code."""
+    """Call `action`; map every error to a CommandExit with its message and exit code.
+
+    Files the CLI and its Terraform children create are private (umask 077): state,
+    plans, run logs and leases can hold values nobody else should read."""
+    os.umask(0o077)
     try:
         return action()
     except EphemeraError as exc:
@@ -67,6 +71,7 @@ def context(progress_to_stderr: bool = False) -> lifecycle.Context:
     """Progress (Terraform's output, `==>` steps) goes to stdout, or to stderr when
     stdout carries JSON for a script."""
     project = Project.discover()
+    project.ensure_home()
     echo = echo_stderr if progress_to_stderr else echo_stdout
     return lifecycle.Context(
         project=project, store=open_store(project), clock=cli_clock(), echo=echo

@@ -76,6 +76,12 @@ class Project:
             return str(path)
 
     # runtime tree
+    def ensure_home(self) -> Path:
+        """Create the runtime tree, readable by its owner only (0700)."""
+        self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.home.chmod(0o700)
+        return self.home
+
     def work_dir(self, env: str) -> Path:
         return self.home / "work" / env
 

@@ -78,7 +78,8 @@ def recorded_run(
         log_path=str(log_path),
     )
     store.add_run(record)
-    with log_path.open("a") as log:
+    descriptor = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    with os.fdopen(descriptor, "a") as log:
         run = RunLog(record, log)
         try:
             yield run

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from ephemera.errors import CommandError, EphemeraError
+from ephemera.errors import CommandError, EphemeraError, UsageError
 
 Echo = Callable[[str], None]
 _LOCK_FIELD = re.compile(
@@ -123,16 +123,24 @@ class Terraform:
         if log is not None:
             log.write(f"$ {' '.join(shown)}\n")
             log.flush()
-        process = subprocess.Popen(
-            argv,
-            cwd=cwd,
-            env=self.environment(),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            errors="replace",
-        )
+        try:
+            process = subprocess.Popen(
+                argv,
+                cwd=cwd,
+                env=self.environment(),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                errors="replace",
+                # Its own session: a terminal's Ctrl-C reaches only us, and we forward
+                # exactly one SIGINT (a second one makes Terraform quit mid-write).
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise UsageError(
+                f"{where}: cannot run {argv[0]}: {exc.strerror} (check EPHEMERA_TERRAFORM)"
+            ) from exc
         sink = None if quiet else self.echo
         out: list[str] = []
         err: list[str] = []

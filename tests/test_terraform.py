@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ephemera.errors import CommandError
+from ephemera.errors import CommandError, UsageError
 from ephemera.terraform import StateLocked, Terraform, parse_lock_info, terraform_argv
 
 LOCK_ERROR = """
@@ -97,3 +97,10 @@ def test_lock_info_is_parsed_and_named(tmp_path: Path, monkeypatch, terraform):
     assert caught.value.exit_code == 1
     assert "the state is locked by alice@laptop (OperationTypeApply" in caught.value.message
     assert "invoke unlock" in caught.value.message
+
+
+def test_a_missing_binary_is_a_usage_error(tmp_path: Path, monkeypatch, terraform):
+    monkeypatch.setenv("EPHEMERA_TERRAFORM", str(tmp_path / "no-such-terraform"))
+    runner, _ = terraform
+    with pytest.raises(UsageError, match="cannot run .*no-such-terraform.*EPHEMERA_TERRAFORM"):
+        runner.run(["init"], cwd=tmp_path, where="qa: init")

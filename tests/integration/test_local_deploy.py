@@ -4,6 +4,7 @@ embedded Terraform, the mock API process, HTTP, SQLite leases."""
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import urllib.request
 
@@ -23,6 +24,10 @@ def port_open(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(1)
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def mode(path) -> int:
+    return path.stat().st_mode & 0o777
 
 
 def state_resources(cli: Cli, env: str) -> list:
@@ -49,6 +54,12 @@ def test_deploy_status_redeploy_destroy(cli: Cli, port: int):
 
     outputs = cli.invoke("outputs", "--env", "local-demo", "--json")
     assert json.loads(outputs.stdout)["url"] == url
+
+    assert mode(cli.home) == 0o700
+    private = [cli.home / "leases.db", cli.home / "state" / "local-demo" / "terraform.tfstate"]
+    private += list((cli.home / "runs" / "local-demo").glob("*.log"))
+    private += [cli.home / "work" / "local-demo" / name for name in ("plan.bin", "plan.json")]
+    assert {path.name: mode(path) for path in private} == {path.name: 0o600 for path in private}
 
     again = cli.invoke("deploy", "--env", "local-demo")
     assert again.returncode == 0, again.stderr
@@ -103,3 +114,24 @@ def test_yaml_values_reach_terraform_as_literal_strings(cli: Cli, tmp_path):
     assert not marker.exists()
     tfvars = cli.home / "work" / "echo-test" / "terraform.tfvars"
     assert oct(tfvars.stat().st_mode & 0o777) == "0o600"
+
+
+def test_hostile_values_pass_through_local_exec_unexecuted(cli: Cli, port: int, tmp_path):
+    """A value that reaches the local stack's shell command (through `environment`)
+    is data: the expectations file is named `$(touch …)` and nothing runs it."""
+    hostile = "$(touch executed-marker) `touch executed-marker` ${HOME}.json"
+    shutil.copy(cli.root / "expectations" / "local-demo.json", cli.root / "expectations" / hostile)
+    cli.write_env(
+        "local-demo",
+        demo_env(port).replace(
+            "expectations_file: expectations/local-demo.json",
+            f"expectations_file: {json.dumps('expectations/' + hostile)}",
+        ),
+    )
+    deployed = cli.invoke("deploy", "--env", "local-demo")
+    assert deployed.returncode == 0, deployed.stderr + deployed.stdout
+    status_code, pets = get_json(f"http://127.0.0.1:{port}/pets")
+    assert status_code == 200 and pets
+    assert cli.invoke("destroy", "--env", "local-demo", "--yes").returncode == 0
+    # wherever a shell would have run it (the stack snapshot, the project, here)
+    assert not list(tmp_path.rglob("executed-marker"))
