@@ -241,9 +241,11 @@ def unlock(env: str, yes: bool = False) -> None:
 def extend_ttl(env: str, hours_text: str, reason: str = "") -> None:
     ctx = context()
     environment = config.load_environment(ctx.project, require_env(env))
-    hours = int(hours_text) if hours_text.strip().isdigit() else 0
+    hours = parse_count("--hours", hours_text) or 0
     if hours <= 0:
         raise UsageError(f"{env}: --hours must be a positive whole number, got {hours_text!r}")
+    if hours > environment.max_ttl.total_seconds() / 3600:
+        raise UsageError(f"{env}: --hours {hours} is longer than max_ttl; nothing changed")
     now = ctx.clock()
     lease = ttl.extend(
         ctx.store,

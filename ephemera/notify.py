@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import sys
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -133,9 +134,15 @@ class WebhookNotifier:
         try:
             status, text = post_json(self.url, payload, opener=self.opener, timeout=self.timeout)
         except PostFailed as exc:
-            raise NotifyError(f"webhook {self.url}: {exc.detail}") from exc
+            raise NotifyError(f"webhook {self.shown}: {exc.detail}") from exc
         if not 200 <= status < 300:
-            raise NotifyError(f"webhook {self.url}: HTTP {status}: {text[:500]}")
+            raise NotifyError(f"webhook {self.shown}: HTTP {status}: {text[:500]}")
+
+    @property
+    def shown(self) -> str:
+        """Scheme and host only: a webhook URL's path is its secret (Slack, Teams)."""
+        parts = urllib.parse.urlsplit(self.url)
+        return f"{parts.scheme}://{parts.hostname}/…"
 
 
 class MultiNotifier:

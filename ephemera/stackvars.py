@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -370,6 +371,19 @@ def _show(value: Any) -> str:
     return f"{type_name(value)} {text}"
 
 
+def _non_finite(value: Any, path: tuple[str | int, ...]) -> list[VariableIssue]:
+    """YAML's .nan and .inf have no Terraform literal: refused wherever they appear."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return [VariableIssue(path, f"{value!r} is not a finite number")]
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return []
+    return [issue for key, item in items for issue in _non_finite(item, (*path, key))]
+
+
 def check_value(
     value: Any, expected: TfType, path: tuple[str | int, ...] = ()
 ) -> list[VariableIssue]:
@@ -377,13 +391,13 @@ def check_value(
     no conversions between strings, numbers and bools, no null outside `any`."""
     kind = expected.kind
     if kind == "any":
-        return []
+        return _non_finite(value, path)
     mismatch = [VariableIssue(path, f"expected {expected}, got {_show(value)}")]
     if kind == "string":
         return [] if isinstance(value, str) else mismatch
     if kind == "number":
         ok = isinstance(value, int | float) and not isinstance(value, bool)
-        return [] if ok else mismatch
+        return (_non_finite(value, path) or []) if ok else mismatch
     if kind == "bool":
         return [] if isinstance(value, bool) else mismatch
     if kind in ("list", "set"):

@@ -76,7 +76,8 @@ def _row(
 
 
 def _costs(project: Project, lease: Lease, now: datetime) -> dict[str, float]:
-    """Cost so far (since the first apply) and until expiry, from the last estimate."""
+    """Cost so far (since the lease was created, at the first deploy) and until expiry,
+    from the last plan's estimate."""
     hourly = per_hour(project, lease.env)
     if hourly is None or lease.applied_at is None or lease.expires_at is None:
         return {}

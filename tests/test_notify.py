@@ -146,8 +146,11 @@ def test_webhook_posts_slack_compatible_json(hook: Hook) -> None:
 def test_webhook_errors_are_reported_as_notify_errors(hook: Hook) -> None:
     hook.status = 500
     hook.reply = b"no_service"
-    with pytest.raises(NotifyError, match="HTTP 500: no_service"):
-        WebhookNotifier(hook.url).send(EVENT)
+    secret_url = hook.url + "/services/T000/B000/secret-token"
+    with pytest.raises(NotifyError, match="HTTP 500: no_service") as caught:
+        WebhookNotifier(secret_url).send(EVENT)
+    assert "secret-token" not in str(caught.value)  # the URL's path is the secret
+    assert "webhook http://127.0.0.1/…" in str(caught.value)
     hook.close()
     with pytest.raises(NotifyError, match="webhook"):
         WebhookNotifier(hook.url, timeout=2).send(EVENT)  # nothing listens any more

@@ -418,3 +418,15 @@ def test_environment_validator_resolves_refs_locally(tmp_path: Path) -> None:
     assert [list(e.absolute_path) for e in validator.iter_errors(data)] == [
         ["variables", "bind_address"]
     ]
+
+
+def test_nan_and_inf_are_refused_wherever_they_are() -> None:
+    from ephemera.stackvars import check_value, parse_type
+
+    assert [i.message for i in check_value(float("nan"), parse_type("number"), ("port",))] == [
+        "nan is not a finite number"
+    ]
+    nested = check_value({"a": [1, float("-inf")]}, parse_type("any"), ("extra",))
+    assert [(i.path, i.message) for i in nested] == [
+        (("extra", "a", 1), "-inf is not a finite number")
+    ]
