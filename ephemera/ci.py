@@ -48,13 +48,13 @@ from typing import IO, Any
 from ephemera import changes, config, lifecycle, policy, report, stackvars
 from ephemera.changes import DESTROY, Change
 from ephemera.codeskips import snapshot_skips
+from ephemera.durations import Clock, system_clock
 from ephemera.errors import EphemeraError, UsageError
 from ephemera.leases import DESTROYED, LeaseStore, SqliteLeaseStore
 from ephemera.model import Environment
 from ephemera.project import Project
 from ephemera.render import Rendered, render
 from ephemera.terraform import Echo, cli_config, echo_stdout
-from ephemera.ttl import Clock, system_clock
 
 COMMENT_FILE = "plan-comment.md"
 ARTIFACT = "ephemera-plans"

@@ -39,10 +39,10 @@ from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource
 
 from ephemera import stackvars, yamlload
+from ephemera.durations import DURATION_PATTERN, parse_duration
 from ephemera.errors import Problem, UsageError, ValidationError
 from ephemera.model import PROVIDED_VARIABLES, Environment, PolicySkip
 from ephemera.project import Project
-from ephemera.ttl import DURATION_PATTERN, parse_duration
 from ephemera.yamlload import Document, KeyPath, format_path, type_name
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$"

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import random
-import re
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -28,6 +27,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ephemera.dispatch import Dispatcher, DispatchResult
+from ephemera.durations import DURATION_PATTERN as DURATION_PATTERN  # `as`: re-exported
+from ephemera.durations import Clock as Clock
+from ephemera.durations import format_remaining, parse_duration
+from ephemera.durations import renewed_expiry as renewed_expiry
+from ephemera.durations import system_clock as system_clock
 from ephemera.errors import EphemeraError, UsageError
 from ephemera.leases.base import (
     ACTIVE,
@@ -40,44 +44,6 @@ from ephemera.leases.base import (
     RunRecord,
 )
 from ephemera.notify import Notification, Notifier
-
-DURATION_PATTERN = r"^[1-9][0-9]{0,5}[mhd]$"
-_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
-
-Clock = Callable[[], datetime]
-
-
-def system_clock() -> datetime:
-    return datetime.now(UTC)
-
-
-def parse_duration(text: str) -> timedelta:
-    """`<n>m`, `<n>h` or `<n>d` as a timedelta; ValueError otherwise."""
-    if not isinstance(text, str) or not re.match(DURATION_PATTERN, text):
-        raise ValueError(f"{text!r} is not a duration like 30m, 8h or 2d")
-    return timedelta(**{_UNITS[text[-1]]: int(text[:-1])})
-
-
-def format_remaining(delta: timedelta) -> str:
-    """A short human form: `7h 59m`, `2d 3h`, `expired 5m ago`."""
-    seconds = int(delta.total_seconds())
-    if seconds < 0:
-        return f"expired {format_remaining(-delta)} ago"
-    days, rest = divmod(seconds, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes = rest // 60
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    return f"{minutes}m"
-
-
-def renewed_expiry(current: datetime | None, ttl: timedelta, now: datetime) -> datetime:
-    """A successful apply never shortens a lease: max(current, now + ttl)."""
-    fresh = now + ttl
-    return fresh if current is None else max(current, fresh)
-
 
 # --------------------------------------------------------------------------- extend
 

@@ -1,0 +1,48 @@
+"""Durations, expiry arithmetic and the clock: standard library only.
+
+`ephemera.config` needs only these, and importing `ephemera.ttl` for them would
+also load the dispatchers and notifiers; `ephemera.ttl` re-exports every name here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+DURATION_PATTERN = r"^[1-9][0-9]{0,5}[mhd]$"
+_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def parse_duration(text: str) -> timedelta:
+    """`<n>m`, `<n>h` or `<n>d` as a timedelta; ValueError otherwise."""
+    if not isinstance(text, str) or not re.match(DURATION_PATTERN, text):
+        raise ValueError(f"{text!r} is not a duration like 30m, 8h or 2d")
+    return timedelta(**{_UNITS[text[-1]]: int(text[:-1])})
+
+
+def format_remaining(delta: timedelta) -> str:
+    """A short human form: `7h 59m`, `2d 3h`, `expired 5m ago`."""
+    seconds = int(delta.total_seconds())
+    if seconds < 0:
+        return f"expired {format_remaining(-delta)} ago"
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    return f"{minutes}m"
+
+
+def renewed_expiry(current: datetime | None, ttl: timedelta, now: datetime) -> datetime:
+    """A successful apply never shortens a lease: max(current, now + ttl)."""
+    fresh = now + ttl
+    return fresh if current is None else max(current, fresh)
