@@ -211,11 +211,15 @@ module "janitor" {
   lease_table_name      = aws_dynamodb_table.leases.name
   lease_table_arn       = aws_dynamodb_table.leases.arn
   runs_table_arn        = aws_dynamodb_table.runs.arn
+  state_bucket          = aws_s3_bucket.state.id
   notify_emails         = var.notify_emails
   source_repository_url = "https://github.com/${var.github_repository}.git"
   source_version        = var.github_main_branch
   dry_run               = var.janitor_dry_run
   max_destroys          = var.janitor_max_destroys
+  # The state bucket's default encryption is the AWS managed key aws/s3, whose key
+  # policy already lets the account's principals decrypt through S3: no key grant.
+  state_bucket_kms_key_arn = null
 
   # A destroy build needs the same rights as an apply.
   codebuild_policy_arns = {

@@ -1,6 +1,8 @@
 """Contracts of the AWS Terraform (mock-api stack, its modules, bootstrap) that can be
 proven without a provider: layout, pinned provider, tags, the variables Ephemera
-supplies, the example environment, the lease table layout, the janitor's settings."""
+supplies, the example environment, the lease table layout, the janitor's settings,
+and who may do what (OIDC trust, the plan role's reads, the stack permissions
+boundary, the janitor's grants and key policy)."""
 
 from __future__ import annotations
 
@@ -98,6 +100,29 @@ def resource(directory: Path, rtype: str, name: str) -> dict[str, Any]:
     matches = [body for t, n, body in resources(directory) if (t, n) == (rtype, name)]
     assert len(matches) == 1, f"{rtype}.{name} in {directory}"
     return matches[0]
+
+
+def statements(directory: Path, document: str) -> list[dict[str, Any]]:
+    """The statements of `data "aws_iam_policy_document" "<document>"`, dynamic ones too."""
+    (body,) = [
+        instances[document]
+        for block in parsed(directory).get("data", [])
+        for dtype, instances in block.items()
+        if dtype == "aws_iam_policy_document" and document in instances
+    ]
+    found = list(body.get("statement", []))
+    for dynamic in body.get("dynamic", []):
+        found.extend(dynamic["statement"]["content"])
+    return found
+
+
+def allowed(statement_list: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [s for s in statement_list if s.get("effect", "Allow") == "Allow"]
+
+
+def conditions(statement: dict[str, Any]) -> dict[str, tuple[str, Any]]:
+    """{condition variable: (test, values)} of a statement."""
+    return {c["variable"]: (c["test"], c["values"]) for c in statement.get("condition", [])}
 
 
 # --- layout and provider -----------------------------------------------------------------
@@ -290,9 +315,11 @@ def test_github_roles_trust_only_their_subjects() -> None:
 # --- ttl-janitor -----------------------------------------------------------------------------
 
 
+JANITOR = TERRAFORM / "modules" / "ttl-janitor"
+
+
 def test_janitor_lambda_settings() -> None:
-    module = TERRAFORM / "modules" / "ttl-janitor"
-    function = resource(module, "aws_lambda_function", "this")
+    function = resource(JANITOR, "aws_lambda_function", "this")
     assert (function["runtime"], function["handler"]) == ("python3.12", "handler.handler")
     (environment,) = function["environment"]
     assert set(environment["variables"]) == {
@@ -302,13 +329,70 @@ def test_janitor_lambda_settings() -> None:
         "CODEBUILD_PROJECT",
         "DRY_RUN",
         "MAX_DESTROYS",
+        "STATE_BUCKET",
     }
     assert environment["variables"]["DISPATCH"] == "codebuild"
-    assert "default" not in named(module, "variable")["package_path"]
+    assert environment["variables"]["STATE_BUCKET"] == "${var.state_bucket}"
+    assert "default" not in named(JANITOR, "variable")["package_path"]
+    assert "default" not in named(JANITOR, "variable")["state_bucket"]
+    assert named(BOOTSTRAP, "module")["janitor"]["state_bucket"] == "${aws_s3_bucket.state.id}"
+
+
+def test_janitor_lambda_permissions() -> None:
+    grants = statements(JANITOR, "lambda")
+    by_sid = {s["sid"]: s for s in grants}
+    actions = {a for s in grants for a in s["actions"]}
+    # The warning pass queries the status-expires_at index: no Scan.
+    assert "dynamodb:Scan" not in actions
+    assert set(by_sid["Leases"]["actions"]) == {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:Query",
+    }
+    assert by_sid["Leases"]["resources"] == ["${var.lease_table_arn}"]
+    assert by_sid["LeaseIndexes"]["actions"] == ["dynamodb:Query"]
+    assert set(by_sid["RunHistory"]["actions"]) == {"dynamodb:PutItem", "dynamodb:Query"}
+    # Resource counts in warnings: each environment's state object, nothing else.
+    assert by_sid["CountStateResources"]["actions"] == ["s3:GetObject"]
+    assert by_sid["CountStateResources"]["resources"] == ["${local.state_objects_arn}"]
+    (janitor_locals,) = parsed(JANITOR)["locals"]
+    assert janitor_locals["state_objects_arn"] == (
+        "arn:${local.partition}:s3:::${var.state_bucket}/envs/*/terraform.tfstate"
+    )
+    # A customer managed key of the state bucket: decrypt through S3 only.
+    decrypt = by_sid["DecryptState"]
+    assert decrypt["actions"] == ["kms:Decrypt"]
+    assert conditions(decrypt)["kms:ViaService"][0] == "StringEquals"
+
+
+def test_janitor_key_grants_services_only_for_this_account() -> None:
+    key = resource(JANITOR, "aws_kms_key", "this")
+    assert key["policy"] == "${data.aws_iam_policy_document.key.json}"
+    services = [
+        s
+        for s in statements(JANITOR, "key")
+        if any(p["type"] == "Service" for p in s.get("principals", []))
+    ]
+    assert {p for s in services for pr in s["principals"] for p in pr["identifiers"]} == {
+        "cloudwatch.amazonaws.com",
+        "logs.${local.region}.amazonaws.com",
+    }
+    for statement in services:
+        assert conditions(statement)["aws:SourceAccount"] == (
+            "StringEquals",
+            ["${local.account_id}"],
+        )
+    (logs,) = [s for s in services if "logs." in s["principals"][0]["identifiers"][0]]
+    assert conditions(logs)["kms:EncryptionContext:aws:logs:arn"] == (
+        "ArnLike",
+        "${local.log_group_arns}",
+    )
+    (janitor_locals,) = parsed(JANITOR)["locals"]
+    assert "log-group:${group}" in janitor_locals["log_group_arns"]
 
 
 def test_janitor_runs_every_five_minutes_and_destroys_through_codebuild() -> None:
-    module = TERRAFORM / "modules" / "ttl-janitor"
-    assert named(module, "variable")["schedule_expression"]["default"] == "rate(5 minutes)"
-    (janitor_locals,) = parsed(module)["locals"]
+    assert named(JANITOR, "variable")["schedule_expression"]["default"] == "rate(5 minutes)"
+    (janitor_locals,) = parsed(JANITOR)["locals"]
     assert 'make destroy ENV="$ENV" AUTO_APPROVE=1' in janitor_locals["buildspec"]

@@ -10,6 +10,8 @@
 #   CODEBUILD_PROJECT  name of the destroy project; each build gets ENV=<env> as an override
 #   DRY_RUN            "true": report what would be destroyed, change nothing; "false": act
 #   MAX_DESTROYS       at most this many destroys dispatched per sweep
+#   STATE_BUCKET       Terraform state bucket: warnings say how many resources
+#                      envs/<env>/terraform.tfstate holds
 #
 # Encryption: the topic uses a customer managed KMS key created here, not the
 # AWS managed key alias/aws/sns: CloudWatch alarms cannot publish to a topic
@@ -30,7 +32,15 @@ locals {
 
   lambda_log_group    = "/aws/lambda/${var.name}"
   codebuild_log_group = "/aws/codebuild/${var.name}-destroy"
-  log_group_arn_glob  = "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:*"
+  # Built from the names: the log groups refer to the key, so the key policy cannot
+  # refer to them.
+  log_group_arns = [
+    for group in [local.lambda_log_group, local.codebuild_log_group] :
+    "arn:${local.partition}:logs:${local.region}:${local.account_id}:log-group:${group}"
+  ]
+
+  # The one state object per environment that the warning pass reads.
+  state_objects_arn = "arn:${local.partition}:s3:::${var.state_bucket}/envs/*/terraform.tfstate"
 
   buildspec = <<-EOT
     version: 0.2
@@ -49,40 +59,67 @@ locals {
 
 # --- KMS key (topic, log groups, CodeBuild) ---------------------------------------
 
+# Service principals may use the key only on behalf of this account (aws:SourceAccount,
+# against the confused deputy): CloudWatch for the Errors alarm's notifications,
+# CloudWatch Logs for the janitor's two log groups only.
+data "aws_iam_policy_document" "key" {
+  statement {
+    sid       = "AccountAdministersAndDelegatesToIam"
+    actions   = ["kms:*"]
+    resources = ["*"]
+
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${local.partition}:iam::${local.account_id}:root"]
+    }
+  }
+
+  statement {
+    sid       = "CloudWatchAlarmsPublishToTheTopic"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+    resources = ["*"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+
+  statement {
+    sid       = "CloudWatchLogsEncryptTheJanitorsLogGroups"
+    actions   = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
+    resources = ["*"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["logs.${local.region}.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+
+    condition {
+      test     = "ArnLike"
+      variable = "kms:EncryptionContext:aws:logs:arn"
+      values   = local.log_group_arns
+    }
+  }
+}
+
 resource "aws_kms_key" "this" {
   description             = "${var.name}: encrypts the notification topic, the janitor's log groups and its CodeBuild project"
   enable_key_rotation     = true
   deletion_window_in_days = 30
-
-  policy = jsonencode({
-    Version = "2012-10-17"
-    Statement = [
-      {
-        Sid       = "AccountAdministersAndDelegatesToIam"
-        Effect    = "Allow"
-        Principal = { AWS = "arn:${local.partition}:iam::${local.account_id}:root" }
-        Action    = "kms:*"
-        Resource  = "*"
-      },
-      {
-        Sid       = "CloudWatchAlarmsPublishToTheTopic"
-        Effect    = "Allow"
-        Principal = { Service = "cloudwatch.amazonaws.com" }
-        Action    = ["kms:Decrypt", "kms:GenerateDataKey*"]
-        Resource  = "*"
-      },
-      {
-        Sid       = "CloudWatchLogsEncryptTheJanitorsLogGroups"
-        Effect    = "Allow"
-        Principal = { Service = "logs.${local.region}.amazonaws.com" }
-        Action    = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
-        Resource  = "*"
-        Condition = {
-          ArnLike = { "kms:EncryptionContext:aws:logs:arn" = local.log_group_arn_glob }
-        }
-      },
-    ]
-  })
+  policy                  = data.aws_iam_policy_document.key.json
 
   tags = var.tags
 }
@@ -149,11 +186,10 @@ resource "aws_iam_role" "lambda" {
 }
 
 data "aws_iam_policy_document" "lambda" {
-  # Scan: the warning pass lists every lease (LeaseStore.list) to find those
-  # nearing expiry; the expiry pass queries the status-expires_at index.
+  # No Scan: both the warning and the expiry pass query the status-expires_at index.
   statement {
     sid       = "Leases"
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query", "dynamodb:Scan"]
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"]
     resources = [var.lease_table_arn]
   }
 
@@ -197,6 +233,30 @@ data "aws_iam_policy_document" "lambda" {
     resources = ["*"]
   }
 
+  # The warning pass counts the resources in an environment's state.
+  statement {
+    sid       = "CountStateResources"
+    actions   = ["s3:GetObject"]
+    resources = [local.state_objects_arn]
+  }
+
+  # Only when the state bucket encrypts with a customer managed key, and only through S3.
+  dynamic "statement" {
+    for_each = var.state_bucket_kms_key_arn == null ? [] : [var.state_bucket_kms_key_arn]
+
+    content {
+      sid       = "DecryptState"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+
+      condition {
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["s3.${local.region}.amazonaws.com"]
+      }
+    }
+  }
+
   statement {
     sid       = "OwnLogs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
@@ -238,6 +298,7 @@ resource "aws_lambda_function" "this" {
       CODEBUILD_PROJECT = aws_codebuild_project.destroy.name
       DRY_RUN           = var.dry_run ? "true" : "false"
       MAX_DESTROYS      = tostring(var.max_destroys)
+      STATE_BUCKET      = var.state_bucket
     }
   }
 

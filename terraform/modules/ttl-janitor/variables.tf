@@ -21,12 +21,28 @@ variable "lease_table_name" {
 
 variable "lease_table_arn" {
   type        = string
-  description = "ARN of the DynamoDB lease table; the Lambda may read, scan and write its items and query its indexes, nothing else."
+  description = "ARN of the DynamoDB lease table; the Lambda may get, put and update its items and query it and its indexes (no Scan), nothing else."
 }
 
 variable "runs_table_arn" {
   type        = string
   description = "ARN of the run-history table (<lease table>-runs, found by the Lambda from LEASE_TABLE); the Lambda may put and query its items."
+}
+
+variable "state_bucket" {
+  type        = string
+  description = "Name of the Terraform state bucket (passed to the Lambda as STATE_BUCKET): TTL warnings say how many resources envs/<env>/terraform.tfstate holds. The Lambda may read those objects, nothing else in the bucket."
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.state_bucket))
+    error_message = "state_bucket must be an S3 bucket name (3-63 lower-case letters, digits, dots and hyphens)."
+  }
+}
+
+variable "state_bucket_kms_key_arn" {
+  type        = string
+  default     = null
+  description = "ARN of the customer managed KMS key the state bucket encrypts with; the Lambda may decrypt with it through S3. null: the bucket uses SSE-S3 or the AWS managed key aws/s3, which need no grant."
 }
 
 variable "notify_emails" {
