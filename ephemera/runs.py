@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import getpass
 import os
-import secrets
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import datetime
 from pathlib import Path
 from typing import IO
 
-from ephemera.leases import LeaseStore, RunRecord
+from ephemera.durations import Clock
+from ephemera.leases import LeaseStore, RunRecord, new_run_id
 from ephemera.project import Project
-from ephemera.ttl import Clock
 
 
 def current_actor() -> str:
@@ -39,10 +37,6 @@ def current_commit(root: Path) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return result.stdout.strip() or None if result.returncode == 0 else None
-
-
-def new_run_id(op: str, now: datetime) -> str:
-    return f"{now.strftime('%Y%m%dT%H%M%SZ')}-{op}-{secrets.token_hex(3)}"
 
 
 class RunLog:

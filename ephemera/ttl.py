@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import random
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -42,6 +41,7 @@ from ephemera.leases.base import (
     LeaseConflict,
     LeaseStore,
     RunRecord,
+    new_run_id,
 )
 from ephemera.notify import Notification, Notifier
 
@@ -72,10 +72,6 @@ def _when(moment: datetime) -> str:
 
 def _hours_text(hours: float) -> str:
     return f"{hours:g}h"
-
-
-def _new_run_id(now: datetime, op: str) -> str:
-    return f"{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{op}-{uuid.uuid4().hex[:8]}"
 
 
 def rearmed(warnings_sent: tuple[str, ...], expires_at: datetime, now: datetime) -> tuple[str, ...]:
@@ -163,7 +159,7 @@ def extend(
             detail += f", {reason}"
         store.add_run(
             RunRecord(
-                id=_new_run_id(now, "extend"),
+                id=new_run_id("extend", now),
                 env=env,
                 op="extend",
                 actor=actor,
@@ -414,7 +410,7 @@ class _Sweep:
         try:
             self.store.add_run(
                 RunRecord(
-                    id=_new_run_id(self.now, "expire"),
+                    id=new_run_id("expire", self.now),
                     env=env,
                     op="expire",
                     actor=self.actor,

@@ -15,6 +15,7 @@ from ephemera.leases.base import (
     LeaseConflict,
     LeaseStore,
     RunRecord,
+    new_run_id,
 )
 from ephemera.leases.sqlite import SqliteLeaseStore
 
@@ -40,4 +41,5 @@ __all__ = [
     "LeaseStore",
     "RunRecord",
     "SqliteLeaseStore",
+    "new_run_id",
 ]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import secrets
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from ephemera.errors import EphemeraError
@@ -63,6 +64,14 @@ class RunRecord:
     destroyed: int = 0
     log_path: str | None = None
     detail: str | None = None
+
+
+def new_run_id(op: str, now: datetime) -> str:
+    """A run's id: `<UTC start, to the second>-<op>-<10 random hex digits>`, e.g.
+    `20261122T120000Z-extend-3f9a1c0b2e`. Ids of runs started in different seconds sort
+    by time; runs sharing one `now` (50 concurrent extend-ttl, a sweep's expire runs)
+    still get distinct ids (40 random bits each, from any process or machine)."""
+    return f"{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{op}-{secrets.token_hex(5)}"
 
 
 class LeaseStore(ABC):

@@ -36,4 +36,6 @@ def test_fifty_concurrent_extensions_lose_no_update(make_store):
     lease = store.get("busy")
     assert lease.expires_at == EXPIRY + timedelta(hours=50)
     assert lease.version == 51
-    assert len([run for run in store.runs("busy", limit=100) if run.op == "extend"]) == 50
+    extensions = [run for run in store.runs("busy", limit=100) if run.op == "extend"]
+    assert len(extensions) == 50
+    assert len({run.id for run in extensions}) == 50  # one `now`, 50 distinct run ids
