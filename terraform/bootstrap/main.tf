@@ -26,6 +26,15 @@ locals {
 
   # Roles the stacks create live under this IAM path (mockserver-service's iam_path).
   stack_role_arns = "arn:${local.partition}:iam::${local.account_id}:role/ephemera/*"
+
+  # Buckets the stacks create: mock-api's expectations bucket is eph-<env>-<suffix>
+  # (its bucket_prefix); keep the two in step.
+  stack_bucket_arns = "arn:${local.partition}:s3:::eph-*"
+
+  # The IAM rights policy by an ARN built from its name: its own deny statement
+  # names it, and an attribute reference there would be a cycle.
+  stack_iam_policy_name = "${var.name_prefix}-stack-iam"
+  stack_iam_policy_arn  = "arn:${local.partition}:iam::${local.account_id}:policy/${local.stack_iam_policy_name}"
 }
 
 # --- state bucket ------------------------------------------------------------------
@@ -289,18 +298,170 @@ data "aws_iam_policy_document" "apply_trust" {
   }
 }
 
-# --- plan role: read-only, plus the state lock ------------------------------------------------
+# --- plan role: scoped reads, plus the state lock ----------------------------------------------
+# Any same-repository pull request can assume this role (its workflow runs the PR's
+# own code), so it gets what `terraform plan` of the mock-api stack reads and nothing
+# more: no ReadOnlyAccess (every S3 object, every state file, Lambda code and
+# environment, Secrets Manager metadata, ...).
+#
+# What remains broad, and why:
+# - Describe/List of EC2, ELB, ECS, CloudWatch Logs, Application Auto Scaling, ACM,
+#   Route 53 and KMS across the whole account: a plan refreshes resources whose names
+#   and IDs only each environment's state knows, and many of these reads have no
+#   resource-level permissions at all ("*"). So a plan can see the account's networks,
+#   load balancers, ECS services and task definitions (their container environment
+#   variables too: keep secrets out of them), log groups (not their events),
+#   certificates and DNS records. Instance and launch template user data, the EC2
+#   reads known to carry secrets, are denied.
+# - Every environment's state (envs/*): a pull request may plan any environment, and
+#   a plan reads its state, which can hold secrets of that environment's resources.
+# - The lock files of every environment (envs/*/terraform.tfstate.tflock): a plan
+#   takes and releases the lock of the environment it plans; IAM cannot tie a lock
+#   to its writer, so a hostile pull request could also remove another run's lock.
+#   It can neither read nor write any state itself.
 
 resource "aws_iam_role" "plan" {
   name                 = "${var.name_prefix}-plan"
-  description          = "GitHub Actions on pull requests of ${var.github_repository}: terraform plan (read-only)."
+  description          = "GitHub Actions on pull requests of ${var.github_repository}: terraform plan (scoped reads, the state lock)."
   assume_role_policy   = data.aws_iam_policy_document.plan_trust.json
   max_session_duration = 3600
 }
 
-resource "aws_iam_role_policy_attachment" "plan_read_only" {
-  role       = aws_iam_role.plan.name
-  policy_arn = "arn:${local.partition}:iam::aws:policy/ReadOnlyAccess"
+data "aws_iam_policy_document" "plan_read" {
+  #checkov:skip=CKV_AWS_356:ec2:Describe* on "*": most EC2 describes have no resource-level permissions, and a plan refreshes VPCs, subnets, routes, gateways, addresses and security groups whose IDs only the state knows; the user-data reads among them are denied below
+  # Reads that have no resource-level permissions: "*" is the only form.
+  statement {
+    sid = "ReadsWithoutResourceLevelPermissions"
+    actions = [
+      "ec2:Describe*",
+      "elasticloadbalancing:Describe*",
+      "ecs:DescribeTaskDefinition",
+      "ecs:ListClusters",
+      "ecs:ListServices",
+      "ecs:ListTaskDefinitions",
+      "logs:DescribeLogGroups",
+      "application-autoscaling:Describe*",
+      "acm:ListCertificates",
+      "kms:ListAliases",
+      "sts:GetCallerIdentity",
+    ]
+    resources = ["*"]
+  }
+
+  # Reads that do have them: this account's resources only.
+  statement {
+    sid = "ReadAccountResources"
+    actions = [
+      "ecs:Describe*",
+      "ecs:List*",
+      "logs:ListTagsForResource",
+      "logs:ListTagsLogGroup",
+      "application-autoscaling:ListTagsForResource",
+      "acm:DescribeCertificate",
+      "acm:ListTagsForCertificate",
+      "kms:DescribeKey",
+    ]
+    resources = [
+      "arn:${local.partition}:ecs:*:${local.account_id}:*",
+      "arn:${local.partition}:logs:*:${local.account_id}:log-group:*",
+      "arn:${local.partition}:application-autoscaling:*:${local.account_id}:scalable-target/*",
+      "arn:${local.partition}:acm:*:${local.account_id}:certificate/*",
+      "arn:${local.partition}:kms:*:${local.account_id}:key/*",
+    ]
+  }
+
+  # Route 53 ARNs carry no account: the hosted zones and changes this account can see.
+  statement {
+    sid = "ReadDnsRecords"
+    actions = [
+      "route53:GetHostedZone",
+      "route53:ListResourceRecordSets",
+      "route53:ListTagsForResource",
+      "route53:GetChange",
+    ]
+    resources = [
+      "arn:${local.partition}:route53:::hostedzone/*",
+      "arn:${local.partition}:route53:::change/*",
+    ]
+  }
+
+  statement {
+    sid    = "NoUserData"
+    effect = "Deny"
+    actions = [
+      "ec2:DescribeInstanceAttribute",
+      "ec2:DescribeLaunchTemplateVersions",
+    ]
+    resources = ["*"]
+  }
+
+  statement {
+    sid = "ReadStackRoles"
+    actions = [
+      "iam:GetRole",
+      "iam:GetRolePolicy",
+      "iam:ListRolePolicies",
+      "iam:ListAttachedRolePolicies",
+      "iam:ListRoleTags",
+      "iam:ListInstanceProfilesForRole",
+    ]
+    resources = [local.stack_role_arns]
+  }
+
+  # The configuration of the stacks' buckets (HeadBucket is s3:ListBucket), and the
+  # expectations object itself (HeadObject is s3:GetObject): copies of files in git.
+  statement {
+    sid = "ReadStackBuckets"
+    actions = [
+      "s3:ListBucket",
+      "s3:GetBucket*",
+      "s3:GetAccelerateConfiguration",
+      "s3:GetEncryptionConfiguration",
+      "s3:GetLifecycleConfiguration",
+      "s3:GetReplicationConfiguration",
+    ]
+    resources = [local.stack_bucket_arns]
+
+    condition {
+      test     = "StringEquals"
+      variable = "s3:ResourceAccount"
+      values   = [local.account_id]
+    }
+  }
+
+  statement {
+    sid       = "ReadStackObjects"
+    actions   = ["s3:GetObject", "s3:GetObjectTagging"]
+    resources = ["${local.stack_bucket_arns}/*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "s3:ResourceAccount"
+      values   = [local.account_id]
+    }
+  }
+
+  # The leases: what `ci-plan` shows about an environment (expiry, status).
+  statement {
+    sid = "ReadLeases"
+    actions = [
+      "dynamodb:DescribeTable",
+      "dynamodb:GetItem",
+      "dynamodb:BatchGetItem",
+      "dynamodb:Query",
+    ]
+    resources = [
+      aws_dynamodb_table.leases.arn,
+      "${aws_dynamodb_table.leases.arn}/index/*",
+      aws_dynamodb_table.runs.arn,
+    ]
+  }
+}
+
+resource "aws_iam_role_policy" "plan_read" {
+  name   = "plan-reads"
+  role   = aws_iam_role.plan.id
+  policy = data.aws_iam_policy_document.plan_read.json
 }
 
 data "aws_iam_policy_document" "plan_state" {
@@ -334,24 +495,105 @@ resource "aws_iam_role_policy" "plan_state" {
 # --- apply role: deploy rights --------------------------------------------------------------
 # PowerUserAccess (everything but IAM, Organizations and Account) for the
 # stacks' resources, the state bucket, the lease tables and the topic, plus IAM
-# limited to the roles the stacks create under /ephemera/ with inline policies.
+# limited to the roles the stacks create under /ephemera/, each of which must
+# carry the stack permissions boundary below.
+
+# What a stack role may ever do, whatever policies it is given: the needs of an ECS
+# task and its execution role. Nothing IAM, so neither the apply role nor the
+# destroy build can mint a role with more rights than this for itself.
+data "aws_iam_policy_document" "stack_boundary" {
+  # ecr:GetAuthorizationToken has no resource-level permissions.
+  statement {
+    sid       = "EcrLogin"
+    actions   = ["ecr:GetAuthorizationToken"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid = "EcrPull"
+    actions = [
+      "ecr:BatchCheckLayerAvailability",
+      "ecr:BatchGetImage",
+      "ecr:GetDownloadUrlForLayer",
+    ]
+    resources = ["arn:${local.partition}:ecr:*:${local.account_id}:repository/*"]
+  }
+
+  # mockserver-service's log groups are /ephemera/<env>/...
+  statement {
+    sid       = "ContainerLogs"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["arn:${local.partition}:logs:*:${local.account_id}:log-group:/ephemera/*"]
+  }
+
+  statement {
+    sid       = "ReadExpectations"
+    actions   = ["s3:GetObject"]
+    resources = ["${local.stack_bucket_arns}/*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "s3:ResourceAccount"
+      values   = [local.account_id]
+    }
+  }
+
+  # Objects encrypted with a KMS key are decrypted through S3 only.
+  statement {
+    sid       = "DecryptThroughS3"
+    actions   = ["kms:Decrypt"]
+    resources = ["arn:${local.partition}:kms:*:${local.account_id}:key/*"]
+
+    condition {
+      test     = "StringLike"
+      variable = "kms:ViaService"
+      values   = ["s3.*.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_policy" "stack_boundary" {
+  name        = "${var.name_prefix}-stack-boundary"
+  description = "Permissions boundary of every role an Ephemera stack creates: ECR pull, container logs, reading the stacks' buckets. Nothing IAM."
+  policy      = data.aws_iam_policy_document.stack_boundary.json
+}
 
 data "aws_iam_policy_document" "stack_iam" {
+  # Creating a role, or giving one rights, only with the boundary attached: the
+  # condition key is the boundary of the role being created or changed.
+  statement {
+    sid = "BoundedStackRoles"
+    actions = [
+      "iam:CreateRole",
+      "iam:PutRolePolicy",
+      "iam:AttachRolePolicy",
+      "iam:PutRolePermissionsBoundary",
+    ]
+    resources = [local.stack_role_arns]
+
+    condition {
+      test     = "StringEquals"
+      variable = "iam:PermissionsBoundary"
+      values   = [aws_iam_policy.stack_boundary.arn]
+    }
+  }
+
+  # Reading, describing, tagging, taking rights away, deleting. No
+  # iam:UpdateAssumeRolePolicy: the stacks' trust policies are constant (ecs-tasks);
+  # a changed one means replacing the role (terraform apply -replace).
   statement {
     sid = "ManageStackRoles"
     actions = [
-      "iam:CreateRole",
       "iam:DeleteRole",
       "iam:GetRole",
       "iam:UpdateRole",
       "iam:UpdateRoleDescription",
-      "iam:UpdateAssumeRolePolicy",
       "iam:TagRole",
       "iam:UntagRole",
       "iam:ListRoleTags",
-      "iam:PutRolePolicy",
       "iam:GetRolePolicy",
       "iam:DeleteRolePolicy",
+      "iam:DetachRolePolicy",
       "iam:ListRolePolicies",
       "iam:ListAttachedRolePolicies",
       "iam:ListInstanceProfilesForRole",
@@ -387,11 +629,55 @@ data "aws_iam_policy_document" "stack_iam" {
       ]
     }
   }
+
+  # The guard rails hold even if a broader policy is attached to these roles later:
+  # no role created or given rights without the boundary, anywhere ...
+  statement {
+    sid    = "NeverWithoutTheBoundary"
+    effect = "Deny"
+    actions = [
+      "iam:CreateRole",
+      "iam:PutRolePolicy",
+      "iam:AttachRolePolicy",
+      "iam:PutRolePermissionsBoundary",
+    ]
+    resources = ["*"]
+
+    condition {
+      test     = "StringNotEquals"
+      variable = "iam:PermissionsBoundary"
+      values   = [aws_iam_policy.stack_boundary.arn]
+    }
+  }
+
+  # ... no boundary removed ...
+  statement {
+    sid       = "KeepBoundaries"
+    effect    = "Deny"
+    actions   = ["iam:DeleteRolePermissionsBoundary"]
+    resources = ["*"]
+  }
+
+  # ... and neither the boundary nor this policy rewritten.
+  statement {
+    sid    = "NeverChangeTheGuardRails"
+    effect = "Deny"
+    actions = [
+      "iam:CreatePolicyVersion",
+      "iam:DeletePolicy",
+      "iam:DeletePolicyVersion",
+      "iam:SetDefaultPolicyVersion",
+    ]
+    resources = [
+      aws_iam_policy.stack_boundary.arn,
+      local.stack_iam_policy_arn,
+    ]
+  }
 }
 
 resource "aws_iam_policy" "stack_iam" {
-  name        = "${var.name_prefix}-stack-iam"
-  description = "IAM rights to deploy and destroy Ephemera stacks: roles under /ephemera/ only, passed only to ECS tasks."
+  name        = local.stack_iam_policy_name
+  description = "IAM rights to deploy and destroy Ephemera stacks: roles under /ephemera/ only, each with the stack permissions boundary, passed only to ECS tasks."
   policy      = data.aws_iam_policy_document.stack_iam.json
 }
 

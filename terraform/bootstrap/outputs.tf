@@ -1,4 +1,5 @@
-# Exactly what environments/_defaults.yaml needs for target aws.
+# What environments/_defaults.yaml (aws:), the aws environment files (variables:) and
+# the GitHub repository variables need; README.md "The AWS path" says where each goes.
 
 output "state_bucket" {
   description = "S3 bucket holding every environment's Terraform state (key envs/<env>/terraform.tfstate): aws.state_bucket in _defaults.yaml."
@@ -11,7 +12,7 @@ output "lease_table" {
 }
 
 output "region" {
-  description = "Region of the control plane: the default region of aws environments and of the S3 backend."
+  description = "Region of the control plane: the default region of aws environments and of the S3 backend, and the repository variable AWS_REGION."
   value       = var.region
 }
 
@@ -21,13 +22,18 @@ output "notify_topic_arn" {
 }
 
 output "plan_role_arn" {
-  description = "Role GitHub Actions assumes (OIDC) on pull requests to run terraform plan: read-only plus the state lock."
+  description = "Role GitHub Actions assumes (OIDC) on pull requests to run terraform plan: scoped reads plus the state lock. The repository variable EPHEMERA_PLAN_ROLE_ARN."
   value       = aws_iam_role.plan.arn
 }
 
 output "apply_role_arn" {
-  description = "Role GitHub Actions assumes (OIDC) on the main branch or the apply environment to run terraform apply and destroy."
+  description = "Role GitHub Actions assumes (OIDC) on the main branch or in the apply environment to run terraform apply and destroy. The repository variable EPHEMERA_APPLY_ROLE_ARN."
   value       = aws_iam_role.apply.arn
+}
+
+output "stack_permissions_boundary_arn" {
+  description = "Permissions boundary every stack role must carry (the apply role creates no role without it): variables.permissions_boundary_arn of each aws environment."
+  value       = aws_iam_policy.stack_boundary.arn
 }
 
 output "account_id" {

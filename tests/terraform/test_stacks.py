@@ -251,17 +251,23 @@ def test_example_environment_fits_the_stack() -> None:
 # --- bootstrap -----------------------------------------------------------------------------
 
 
-def test_bootstrap_outputs_exactly_what_defaults_need() -> None:
+def test_bootstrap_outputs_exactly_what_the_defaults_environments_and_workflows_need() -> None:
     outputs = named(BOOTSTRAP, "output")
     assert set(outputs) == {
-        "state_bucket",
+        "state_bucket",  # _defaults.yaml aws:
         "lease_table",
-        "region",
+        "region",  # ... and the repository variable AWS_REGION
         "notify_topic_arn",
-        "plan_role_arn",
-        "apply_role_arn",
         "account_id",
+        "plan_role_arn",  # repository variable EPHEMERA_PLAN_ROLE_ARN
+        "apply_role_arn",  # repository variable EPHEMERA_APPLY_ROLE_ARN
+        "stack_permissions_boundary_arn",  # variables.permissions_boundary_arn of aws envs
     }
+    assert "EPHEMERA_PLAN_ROLE_ARN" in outputs["plan_role_arn"]["description"]
+    assert "EPHEMERA_APPLY_ROLE_ARN" in outputs["apply_role_arn"]["description"]
+    assert outputs["stack_permissions_boundary_arn"]["value"] == (
+        "${aws_iam_policy.stack_boundary.arn}"
+    )
 
 
 def _table(body: dict[str, Any]) -> dict[str, Any]:
@@ -310,6 +316,140 @@ def test_github_roles_trust_only_their_subjects() -> None:
     (bootstrap_locals,) = parsed(BOOTSTRAP)["locals"]
     assert bootstrap_locals["plan_subjects"] == ["repo:${var.github_repository}:pull_request"]
     assert "refs/heads/${var.github_main_branch}" in bootstrap_locals["apply_subjects"]
+
+
+# --- bootstrap: who may do what -----------------------------------------------------------
+
+ROLE_GRANTS = {
+    "iam:CreateRole",
+    "iam:PutRolePolicy",
+    "iam:AttachRolePolicy",
+    "iam:PutRolePermissionsBoundary",
+}
+BOUNDARY = "${aws_iam_policy.stack_boundary.arn}"
+
+
+def test_stack_roles_can_only_be_created_or_granted_rights_with_the_boundary() -> None:
+    stack_iam = statements(BOOTSTRAP, "stack_iam")
+    granting = [s for s in allowed(stack_iam) if ROLE_GRANTS & set(s["actions"])]
+    assert {a for s in granting for a in s["actions"]} >= ROLE_GRANTS
+    for statement in granting:
+        assert conditions(statement)["iam:PermissionsBoundary"] == ("StringEquals", [BOUNDARY])
+        assert statement["resources"] == ["${local.stack_role_arns}"]
+    # A trust policy cannot be conditioned on the boundary: it is never changed in place.
+    every_action = {a for s in allowed(stack_iam) for a in s["actions"]}
+    assert "iam:UpdateAssumeRolePolicy" not in every_action
+    assert not any(a.endswith("*") for a in every_action if a.startswith("iam:"))
+
+
+def test_the_boundary_can_be_neither_dropped_nor_rewritten() -> None:
+    denies = [s for s in statements(BOOTSTRAP, "stack_iam") if s.get("effect") == "Deny"]
+    by_action = {a: s for s in denies for a in s["actions"]}
+    assert by_action["iam:DeleteRolePermissionsBoundary"]["resources"] == ["*"]
+    for action in ROLE_GRANTS:
+        assert by_action[action]["resources"] == ["*"]
+        assert conditions(by_action[action])["iam:PermissionsBoundary"] == (
+            "StringNotEquals",
+            [BOUNDARY],
+        )
+    for action in (
+        "iam:CreatePolicyVersion",
+        "iam:SetDefaultPolicyVersion",
+        "iam:DeletePolicyVersion",
+        "iam:DeletePolicy",
+    ):
+        assert BOUNDARY in by_action[action]["resources"]
+        assert "${local.stack_iam_policy_arn}" in by_action[action]["resources"]
+    (bootstrap_locals,) = parsed(BOOTSTRAP)["locals"]
+    assert bootstrap_locals["stack_iam_policy_arn"].endswith(
+        ":policy/${local.stack_iam_policy_name}"
+    )
+    assert resource(BOOTSTRAP, "aws_iam_policy", "stack_iam")["name"] == (
+        "${local.stack_iam_policy_name}"
+    )
+
+
+def test_the_boundary_allows_only_what_an_ecs_task_needs() -> None:
+    boundary = statements(BOOTSTRAP, "stack_boundary")
+    assert all(s.get("effect", "Allow") == "Allow" for s in boundary)
+    actions = {a for s in boundary for a in s["actions"]}
+    assert actions == {
+        "ecr:GetAuthorizationToken",
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:BatchGetImage",
+        "ecr:GetDownloadUrlForLayer",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "s3:GetObject",
+        "kms:Decrypt",
+    }
+    # The expectations buckets it may read are the ones the mock-api stack creates.
+    (bootstrap_locals,) = parsed(BOOTSTRAP)["locals"]
+    assert bootstrap_locals["stack_bucket_arns"].endswith(":s3:::eph-*")
+    bucket = resource(STACK, "aws_s3_bucket", "expectations")
+    assert bucket["bucket_prefix"].startswith('${substr("eph-')
+
+
+def test_the_apply_role_and_the_destroy_build_share_the_bounded_iam_rights() -> None:
+    attachment = resource(BOOTSTRAP, "aws_iam_role_policy_attachment", "apply_stack_iam")
+    assert attachment["policy_arn"] == "${aws_iam_policy.stack_iam.arn}"
+    janitor = named(BOOTSTRAP, "module")["janitor"]
+    assert janitor["codebuild_policy_arns"]["stack_iam"] == "${aws_iam_policy.stack_iam.arn}"
+
+
+def test_stack_roles_carry_the_permissions_boundary() -> None:
+    service = TERRAFORM / "modules" / "mockserver-service"
+    for name in ("execution", "task"):
+        role = resource(service, "aws_iam_role", name)
+        assert role["permissions_boundary"] == "${var.permissions_boundary_arn}", name
+        assert role["path"] == "${var.iam_path}"
+    for directory in (service, STACK):
+        variable = named(directory, "variable")["permissions_boundary_arn"]
+        assert (variable["type"], variable["default"]) == ("string", None)
+    assert named(STACK, "module")["mockserver"]["permissions_boundary_arn"] == (
+        "${var.permissions_boundary_arn}"
+    )
+    assert named(service, "variable")["iam_path"]["default"] == "/ephemera/"
+
+
+def test_the_plan_role_reads_only_what_a_plan_needs() -> None:
+    # No managed policy (ReadOnlyAccess read every S3 object, Lambda code, ...).
+    attached = [
+        body
+        for rtype, _, body in resources(BOOTSTRAP)
+        if rtype == "aws_iam_role_policy_attachment" and "plan" in body["role"]
+    ]
+    assert attached == []
+    inline = [body for rtype, _, body in resources(BOOTSTRAP) if rtype == "aws_iam_role_policy"]
+    assert {body["policy"] for body in inline if body["role"] == "${aws_iam_role.plan.id}"} == {
+        "${data.aws_iam_policy_document.plan_read.json}",
+        "${data.aws_iam_policy_document.plan_state.json}",
+    }
+    plan = statements(BOOTSTRAP, "plan_read") + statements(BOOTSTRAP, "plan_state")
+    grants = allowed(plan)
+    actions = {a for s in grants for a in s["actions"]}
+    read_verbs = ("Describe", "List", "Get", "BatchGet", "Query")
+    writes = {a for a in actions if not a.split(":")[1].startswith(read_verbs)}
+    assert writes == {"s3:PutObject", "s3:DeleteObject"}
+    for statement in grants:
+        if writes & set(statement["actions"]):
+            assert statement["resources"] == [
+                "${aws_s3_bucket.state.arn}/envs/*/terraform.tfstate.tflock"
+            ]
+    assert not any(a == "*" or a.endswith(":*") for a in actions)
+    services = {a.split(":")[0] for a in actions}
+    assert not services & {"lambda", "secretsmanager", "ssm", "sns", "sqs", "codebuild"}
+    # IAM reads only of the stacks' roles; objects only of the state and the stacks' buckets.
+    for statement in grants:
+        if any(a.startswith("iam:") for a in statement["actions"]):
+            assert statement["resources"] == ["${local.stack_role_arns}"]
+        if "s3:GetObject" in statement["actions"]:
+            assert statement["resources"] in (
+                ["${aws_s3_bucket.state.arn}/envs/*"],
+                ["${local.stack_bucket_arns}/*"],
+            )
+    denied = {a for s in plan if s.get("effect") == "Deny" for a in s["actions"]}
+    assert "ec2:DescribeInstanceAttribute" in denied
 
 
 # --- ttl-janitor -----------------------------------------------------------------------------

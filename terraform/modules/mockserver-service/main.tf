@@ -69,10 +69,11 @@ data "aws_iam_policy_document" "ecs_tasks_assume" {
 # Used by the ECS agent to start the containers: both images are public (Docker
 # Hub, ECR Public), so it only needs to write to the log group.
 resource "aws_iam_role" "execution" {
-  name_prefix        = "${substr(var.name, 0, 27)}-exec-"
-  path               = var.iam_path
-  description        = "ECS task execution role of the ${var.name} mock API: writes its container logs."
-  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  name_prefix          = "${substr(var.name, 0, 27)}-exec-"
+  path                 = var.iam_path
+  permissions_boundary = var.permissions_boundary_arn
+  description          = "ECS task execution role of the ${var.name} mock API: writes its container logs."
+  assume_role_policy   = data.aws_iam_policy_document.ecs_tasks_assume.json
 
   tags = var.tags
 }
@@ -95,10 +96,11 @@ resource "aws_iam_role_policy" "execution" {
 # object, nothing else. (The bucket's default encryption uses the AWS managed
 # key aws/s3, whose key policy already allows use through S3 in this account.)
 resource "aws_iam_role" "task" {
-  name_prefix        = "${substr(var.name, 0, 27)}-task-"
-  path               = var.iam_path
-  description        = "ECS task role of the ${var.name} mock API: reads its expectations object."
-  assume_role_policy = data.aws_iam_policy_document.ecs_tasks_assume.json
+  name_prefix          = "${substr(var.name, 0, 27)}-task-"
+  path                 = var.iam_path
+  permissions_boundary = var.permissions_boundary_arn
+  description          = "ECS task role of the ${var.name} mock API: reads its expectations object."
+  assume_role_policy   = data.aws_iam_policy_document.ecs_tasks_assume.json
 
   tags = var.tags
 }

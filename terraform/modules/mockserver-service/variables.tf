@@ -211,6 +211,12 @@ variable "iam_path" {
   }
 }
 
+variable "permissions_boundary_arn" {
+  type        = string
+  default     = null
+  description = "ARN of the IAM policy set as permissions boundary of the task and execution roles. terraform/bootstrap's apply role may only create roles carrying its stack boundary (output stack_permissions_boundary_arn). null: no boundary."
+}
+
 variable "tags" {
   type        = map(string)
   default     = {}

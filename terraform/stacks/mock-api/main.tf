@@ -158,6 +158,8 @@ module "mockserver" {
   allowed_cidrs      = var.allowed_cidrs
   log_retention_days = var.log_retention_days
 
+  permissions_boundary_arn = var.permissions_boundary_arn
+
   expectations_bucket = aws_s3_bucket.expectations.id
   # Referencing the object (not the local) makes the service wait for the upload.
   expectations_key  = aws_s3_object.expectations.key

@@ -48,6 +48,17 @@ variable "account_id" {
   }
 }
 
+variable "permissions_boundary_arn" {
+  type        = string
+  default     = null
+  description = "ARN of the permissions boundary the stack's IAM roles carry: the stack_permissions_boundary_arn output of terraform/bootstrap, whose apply role creates no role without it. null: no boundary (only for credentials allowed to create unbounded roles)."
+
+  validation {
+    condition     = var.permissions_boundary_arn == null || can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:policy/[A-Za-z0-9+=,.@_/-]+$", var.permissions_boundary_arn))
+    error_message = "permissions_boundary_arn must be an IAM policy ARN (arn:aws:iam::<account>:policy/<name>), or null."
+  }
+}
+
 variable "instance_size" {
   type        = string
   default     = "small"
