@@ -24,6 +24,7 @@ from ephemera.errors import UsageError
 from ephemera.leases.base import Lease
 from ephemera.leases.dynamodb import DynamoLeaseStore
 from ephemera.notify import SnsNotifier
+from ephemera.tfstate import count_state_resources
 from ephemera.ttl import DEFAULT_WARNINGS, parse_ladder, sweep, system_clock
 
 ACTOR = "ttl-janitor (lambda)"
@@ -131,14 +132,9 @@ def state_resource_counter(s3: Any, bucket: str):  # noqa: ANN201
     def count(lease: Lease) -> int | None:
         try:
             body = s3.get_object(Bucket=bucket, Key=STATE_KEY.format(env=lease.env))["Body"]
-            state = json.loads(body.read())
+            return count_state_resources(json.loads(body.read()))
         except Exception:  # unknown is fine: the message says "everything in its state"
             return None
-        return sum(
-            len(resource.get("instances", []))
-            for resource in state.get("resources", [])
-            if resource.get("mode") == "managed"
-        )
 
     return count
 
