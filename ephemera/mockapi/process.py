@@ -18,13 +18,12 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
 from ephemera.errors import EphemeraError, tail
+from ephemera.health import probe
 from ephemera.mockapi.expectations import STATUS_PATH, load_file
 from ephemera.mockapi.server import VERSION, bind_socket, format_host
 from ephemera.mockapi.settings import Settings
@@ -174,13 +173,14 @@ def connect_host(bind: str) -> str:
 
 
 def is_healthy(url: str, timeout: float = 1.0) -> bool:
-    """Whether the status endpoint at `url` is a mock API's (not some other server's)."""
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never a proxy
-    request = urllib.request.Request(url, method="GET")  # noqa: S310 (built here: http://)
+    """Whether the status endpoint at `url` is a mock API's (not some other server's).
+    Asked directly, never through a proxy: the server runs on this machine."""
+    answer = probe(url, timeout=timeout, direct=True)
+    if answer is None or answer.status != 200:
+        return False
     try:
-        with opener.open(request, timeout=timeout) as response:
-            return response.status == 200 and json.load(response).get("version") == VERSION
-    except (OSError, ValueError, AttributeError):  # URLError is an OSError
+        return json.loads(answer.body).get("version") == VERSION
+    except (ValueError, AttributeError):  # not JSON, not an object
         return False
 
 

@@ -1,0 +1,105 @@
+"""ephemera.health: the one HTTP probe (the status command's health column and the
+local mock API's readiness), direct to loopback hosts even behind a proxy."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from ephemera import health
+from ephemera.mockapi import process
+
+
+class _Handler(BaseHTTPRequestHandler):
+    seen: list[tuple[str, str]]  # (method, request target) of each request
+
+    def _answer(self) -> None:
+        self.seen.append((self.command, self.path))
+        code = 500 if self.path.endswith("/broken") else 404 if "missing" in self.path else 200
+        body = b'{"version": "not-a-mock-api"}'
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_PUT = _answer
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[str, list[tuple[str, str]]]]:
+    """A server on 127.0.0.1: (its base URL, the requests it saw)."""
+    seen: list[tuple[str, str]] = []
+    handler = type("Handler", (_Handler,), {"seen": seen})
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", seen
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture
+def unused_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTP_PROXY names a port nothing listens on; NO_PROXY is unset."""
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+
+
+def test_answers_below_500_are_healthy(server, unused_proxy) -> None:
+    base, seen = server
+    assert health.is_healthy(f"{base}/") is True
+    assert health.is_healthy(f"{base}/missing") is True  # it answers: up
+    assert health.is_healthy(f"{base}/broken") is False
+    assert health.is_healthy(f"{base}/mockserver/status") is True
+    assert seen == [
+        ("GET", "/"),
+        ("GET", "/missing"),
+        ("GET", "/broken"),
+        ("PUT", "/mockserver/status"),
+    ]
+    assert health.is_healthy(None) is None
+    assert health.is_healthy("file:///etc/passwd") is False
+
+
+def test_localhost_is_reached_directly_behind_a_proxy(server, unused_proxy) -> None:
+    base, _ = server
+    port = base.rsplit(":", 1)[1]
+    assert health.is_healthy(f"http://localhost:{port}/") is True
+    answer = health.probe(f"{base}/missing")
+    assert answer == health.Answer(404, b'{"version": "not-a-mock-api"}')
+
+
+def test_other_hosts_follow_the_proxy_variables(server, monkeypatch) -> None:
+    base, seen = server
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", base)
+    monkeypatch.setenv("http_proxy", base)
+    # the "proxy" (our server) answers for a host that does not exist
+    assert health.is_healthy("http://env.example.invalid/health") is True
+    assert seen == [("GET", "http://env.example.invalid/health")]
+    # asked to connect directly, there is no such host
+    assert health.probe("http://env.example.invalid/health", direct=True, timeout=5) is None
+
+
+def test_nothing_listening_is_unhealthy(unused_proxy) -> None:
+    assert health.is_healthy("http://127.0.0.1:9/", timeout=1) is False
+    assert health.probe("http://127.0.0.1:9/", timeout=1) is None
+
+
+def test_the_mock_api_probe_is_the_same_probe(server, unused_proxy) -> None:
+    base, seen = server
+    # a server answering 200 that is not a mock API; through the proxy it would fail
+    assert not process.is_healthy(f"{base}/mockserver/status")
+    assert seen == [("GET", "/mockserver/status")]
+    assert process.probe is health.probe
