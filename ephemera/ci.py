@@ -45,12 +45,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from ephemera import changes, config, lifecycle, policy, report, stackvars
+from ephemera import changes, commands, config, lifecycle, policy, report, stackvars
 from ephemera.changes import DESTROY, Change
 from ephemera.codeskips import snapshot_skips
 from ephemera.durations import Clock, system_clock
 from ephemera.errors import EphemeraError, UsageError
-from ephemera.leases import DESTROYED, LeaseStore, SqliteLeaseStore
+from ephemera.leases import DESTROYED, LeaseStore
 from ephemera.model import Environment
 from ephemera.project import Project
 from ephemera.render import Rendered, render
@@ -192,15 +192,6 @@ def require_checked_out(repo_root: Path, head: str) -> str:
             f"{current[:12]} checked out, not {head_commit[:12]}; check out {head} first"
         )
     return head_commit
-
-
-def _open_store(project: Project) -> LeaseStore:
-    try:
-        from ephemera import commands
-
-        return commands.open_store(project)
-    except (ImportError, AttributeError):  # pragma: no cover - the wiring is the lead's
-        return SqliteLeaseStore(project.leases_db)
 
 
 def show_plan(ctx: lifecycle.Context, rendered: Rendered) -> str:
@@ -384,7 +375,7 @@ def ci_plan(
         f"{head_commit[:12]}" + (": " + ", ".join(c.env for c in affected) if affected else "")
     )
     if store is None:
-        store = _open_store(project)
+        store = commands.open_store(project)
     outcomes: dict[str, Outcome] = {}
     to_plan = [c for c in affected if c.action != DESTROY]
     for change in affected:
@@ -496,7 +487,7 @@ def ci_apply(
             return 0
     project = Project.discover(root=repo_root)
     ctx = lifecycle.Context(
-        project=project, store=store or _open_store(project), clock=clock, echo=echo
+        project=project, store=store or commands.open_store(project), clock=clock, echo=echo
     )
     failed: list[str] = []
     for change in affected:
@@ -544,11 +535,5 @@ def apply_command(base: str, head: str = "HEAD", env: str = "") -> int:
     """`invoke ci-apply`."""
     if not base:
         raise UsageError("ci-apply: missing --base REV (the revision before the push)")
-    clock: Clock = system_clock
-    try:
-        from ephemera.commands import cli_clock  # EPHEMERA_NOW, as the other commands
-
-        clock = cli_clock()
-    except ImportError:  # pragma: no cover
-        pass
+    clock = commands.cli_clock()  # EPHEMERA_NOW, as the other commands
     return ci_apply(Project.discover().root, base, head, env=env or None, clock=clock)
