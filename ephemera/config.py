@@ -267,6 +267,11 @@ BASE_SCHEMA: dict[str, Any] = {
                     "IAM role CI assumes (GitHub OIDC) to apply on main and destroy.",
                     r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$",
                 ),
+                "permissions_boundary_arn": _string(
+                    "IAM policy every role a stack creates must carry as its permissions "
+                    "boundary (terraform/bootstrap output stack_permissions_boundary_arn).",
+                    r"^arn:aws[a-z-]*:iam::[0-9]{12}:policy/[A-Za-z0-9+=,.@_/-]+$",
+                ),
                 "s3_use_path_style": {
                     "description": "Address the state bucket path-style (S3-compatible "
                     "endpoints such as moto or MinIO).",

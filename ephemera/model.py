@@ -9,7 +9,15 @@ from typing import Any
 
 # Stack inputs that Ephemera supplies itself. A stack receives each one it
 # declares in its variables.tf; an environment file may not set them.
-PROVIDED_VARIABLES = ("environment", "owner", "tags", "project_root", "runtime_dir", "region")
+PROVIDED_VARIABLES = (
+    "environment",
+    "owner",
+    "tags",
+    "project_root",
+    "runtime_dir",
+    "region",
+    "permissions_boundary_arn",
+)
 
 
 @dataclass(frozen=True)

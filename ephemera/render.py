@@ -60,14 +60,18 @@ def provided_values(env: Environment, project: Project) -> dict[str, Any]:
         "project_root": str(project.root),
         "runtime_dir": str(project.runtime_dir(env.name)),
         "region": env.region,
+        "permissions_boundary_arn": env.aws.get("permissions_boundary_arn"),
     }
     assert set(values) == set(PROVIDED_VARIABLES)
     return values
 
 
 def stack_inputs(env: Environment, project: Project, declared: set[str]) -> dict[str, Any]:
-    """The tfvars of `env`: its variables plus the provided ones the stack declares."""
-    provided = {k: v for k, v in provided_values(env, project).items() if k in declared}
+    """The tfvars of `env`: its variables plus the provided ones the stack declares (an
+    unset one, e.g. no permissions boundary, is left to the stack's default)."""
+    provided = {
+        k: v for k, v in provided_values(env, project).items() if k in declared and v is not None
+    }
     return {**provided, **env.variables}
 
 
