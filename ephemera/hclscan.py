@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 _BLOCK_HEADER = re.compile(
-    r'^[ \t]*(?P<kind>resource|module)[ \t]+"(?P<first>[^"\n]+)"'
+    r'^[ \t]*(?P<kind>resource|module|data)[ \t]+"(?P<first>[^"\n]+)"'
     r'(?:[ \t]+"(?P<second>[^"\n]+)")?[ \t]*\{',
     re.MULTILINE,
 )
@@ -44,8 +44,8 @@ def read(path: Path) -> str:
 
 
 def blocks(text: str, kind: str) -> list[Block]:
-    """The top-level `kind "…" ["…"] { … }` blocks of an HCL text (kind: resource or
-    module)."""
+    """The top-level `kind "…" ["…"] { … }` blocks of an HCL text (kind: resource, data
+    or module)."""
     braces, comments = _lex(text)
     found = []
     for header in _BLOCK_HEADER.finditer(text):

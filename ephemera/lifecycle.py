@@ -37,6 +37,7 @@ from ephemera.render import (
 )
 from ephemera.runs import RunLog, recorded_run
 from ephemera.terraform import Echo, StateLocked, Terraform, echo_stdout
+from ephemera.tfstate import count_state_resources
 from ephemera.ttl import Clock, renewed_expiry, system_clock
 
 PLAN_FILE = "plan.bin"
@@ -429,10 +430,9 @@ def count_local_state(project: Project, env: str) -> int | None:
     if not path.is_file():
         return None
     try:
-        resources = json.loads(path.read_text()).get("resources", [])
+        return count_state_resources(json.loads(path.read_text()))
     except (OSError, ValueError):
         return None
-    return sum(len(r.get("instances", [])) for r in resources if r.get("mode") == "managed")
 
 
 def state_resources(ctx: Context, rendered: Rendered) -> list[str]:
