@@ -104,3 +104,30 @@ def wait_for_object(moto: MotoServer, key: str, process: subprocess.Popen) -> No
         assert process.poll() is None, process.communicate()
         time.sleep(0.1)
     raise AssertionError(f"{key} never appeared")
+
+
+def test_leases_live_in_dynamodb_when_defaults_name_a_table(
+    aws_cli: Cli, moto: MotoServer, port: int
+):
+    from ephemera.leases.dynamodb import DynamoLeaseStore, create_tables
+
+    create_tables(moto.client("dynamodb"), "ephemera-leases")
+    defaults = aws_cli.root / "environments" / "_defaults.yaml"
+    defaults.write_text(
+        defaults.read_text()
+        + "  lease_table: ephemera-leases\n  region: us-east-1\n"  # under the fixture's aws:
+    )
+    aws_cli.write_env("shared", aws_env(demo_env(port, name="shared")))
+    deployed = aws_cli.invoke("deploy", "--env", "shared")
+    assert deployed.returncode == 0, deployed.stderr + deployed.stdout
+
+    store = DynamoLeaseStore(moto.client("dynamodb"), "ephemera-leases")
+    lease = store.get("shared")
+    assert lease is not None and lease.status == "active" and lease.expires_at is not None
+    assert [run.op for run in store.runs("shared")] == ["apply"]
+    assert not (aws_cli.home / "leases.db").exists()
+
+    rows = json.loads(aws_cli.invoke("status", "--json").stdout)
+    assert [r["status"] for r in rows if r["env"] == "shared"] == ["active"]
+    assert aws_cli.invoke("destroy", "--env", "shared", "--yes").returncode == 0
+    assert store.get("shared").status == "destroyed"
