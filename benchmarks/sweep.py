@@ -1,7 +1,8 @@
 """A janitor sweep over 10,000 leases with nothing expired (SQLite, and DynamoDB on moto).
 
-Nothing is due, so this measures the cost of asking the store what is due and
-checking warning rungs: the per-sweep overhead a schedule pays every 5 minutes.
+Nothing is due, so this measures the cost of asking the store what is due (two index
+queries: expired, and expiring within the warning horizon): the per-sweep overhead a
+schedule pays every 5 minutes, which stays flat however many leases are far from expiry.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def run() -> Iterator[str]:
     sqlite = SqliteLeaseStore(Path(tempfile.mkdtemp()) / "leases.db")
     _fill(sqlite, now)
     seconds = _sweep_seconds(sqlite, now)
-    yield f"sqlite:          {seconds / COUNT * 1000:.3f} s per 1,000 leases ({seconds:.2f} s)"
+    yield f"sqlite:          {seconds / COUNT * 1000:.5f} s per 1,000 leases ({seconds:.3f} s)"
     yield from _dynamodb(now)
 
 
@@ -84,7 +85,7 @@ def _dynamodb(now: datetime) -> Iterator[str]:
         store = DynamoLeaseStore(client, "leases")
         _fill(store, now)
         seconds = _sweep_seconds(store, now)
-        yield f"dynamodb (moto): {seconds / COUNT * 1000:.3f} s per 1,000 leases ({seconds:.2f} s)"
+        yield f"dynamodb (moto): {seconds / COUNT * 1000:.5f} s per 1,000 leases ({seconds:.3f} s)"
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -42,6 +42,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
 from typing import IO, Any
 
@@ -275,7 +276,7 @@ def _gate(project: Project, outcomes: list[Outcome]) -> None:
 
 def _costs(outcomes: list[Outcome]) -> None:
     """The cost over the TTL of each planned environment, and its budget check."""
-    from ephemera import cost
+    from ephemera import cost, gate
 
     for outcome in outcomes:
         if outcome.summary is None or outcome.env is None:
@@ -283,8 +284,7 @@ def _costs(outcomes: list[Outcome]) -> None:
         env = outcome.env
         try:
             plan = json.loads(outcome.summary.plan_json.read_text(encoding="utf-8"))
-            region = env.region or env.aws.get("region")
-            estimate = cost.estimate(plan, region, env.ttl, target=env.target)
+            estimate, over = gate.estimate_cost(env, plan)
         except (EphemeraError, OSError, ValueError, KeyError, TypeError) as exc:
             message = exc.message if isinstance(exc, EphemeraError) else str(exc)
             outcome.cost_text = f"{env.name}: cost not estimated: {message}"
@@ -296,7 +296,6 @@ def _costs(outcomes: list[Outcome]) -> None:
         outcome.cost_cell = f"{cost.money(estimate.total_usd)} over {env.ttl_text}"
         if estimate.unpriced:
             outcome.cost_cell += f" (+{len(estimate.unpriced)} unpriced)"
-        over = cost.budget_check(estimate, env.budget, env=env.name)
         if over:
             outcome.budget_error = over
             outcome.cost_cell += f" ❌ over the ${env.budget:,.2f} budget"
@@ -306,7 +305,7 @@ def _costs(outcomes: list[Outcome]) -> None:
 def _expiry(env: Environment | None, clock: Clock) -> str:
     if env is None:
         return ""
-    expires = clock() + env.ttl
+    expires = (clock() + env.ttl).astimezone(UTC)
     return f"{env.ttl_text} after apply (~{expires:%Y-%m-%d %H:%M} UTC if applied now)"
 
 

@@ -53,9 +53,16 @@ def evaluate(project: Project, env: Environment, plan_json: Path) -> GateResult:
 def _cost(
     project: Project, env: Environment, plan_json: Path
 ) -> tuple[cost.CostEstimate, str | None]:
-    plan = json.loads(plan_json.read_text())
-    estimate = cost.estimate(plan, env.region or "", env.ttl, target=env.target)
+    estimate, over_budget = estimate_cost(env, json.loads(plan_json.read_text()))
     save_cost(project, env.name, estimate)
+    return estimate, over_budget
+
+
+def estimate_cost(env: Environment, plan: dict) -> tuple[cost.CostEstimate, str | None]:
+    """The cost of `plan` over the env's TTL, and the budget breach if there is one
+    (the one computation deploy, plan and ci-plan share)."""
+    region = env.region or env.aws.get("region") or ""
+    estimate = cost.estimate(plan, region, env.ttl, target=env.target)
     return estimate, cost.budget_check(estimate, env.budget, env=env.name)
 
 
