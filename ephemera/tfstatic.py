@@ -45,6 +45,7 @@ OUTPUT_DESCRIPTION = "output-description"
 SKIP_REASON = "skip-reason"
 UNUSED_SKIP = "unused-skip"
 CHECKOV_PARSE = "checkov-parse"
+UNTAGGED = "untagged"
 
 _HCL_OPTIONS = hcl2.SerializationOptions(
     with_comments=False, explicit_blocks=False, strip_string_quotes=True
@@ -402,11 +403,111 @@ def checkov_findings(
     return sorted(set(found))
 
 
+# --- tags ---------------------------------------------------------------------------------
+
+# AWS resource types this project uses, split by whether the provider takes `tags` on
+# them. tests/terraform/test_stacks.py fails on a type in neither set, so a new one
+# gets classified.
+TAGGABLE = {
+    "aws_acm_certificate",
+    "aws_appautoscaling_target",
+    "aws_cloudwatch_log_group",
+    "aws_cloudwatch_metric_alarm",
+    "aws_codebuild_project",
+    "aws_default_security_group",
+    "aws_ecs_cluster",
+    "aws_ecs_service",
+    "aws_ecs_task_definition",
+    "aws_eip",
+    "aws_iam_role",
+    "aws_internet_gateway",
+    "aws_kms_key",
+    "aws_lambda_function",
+    "aws_lb",
+    "aws_lb_listener",
+    "aws_lb_target_group",
+    "aws_nat_gateway",
+    "aws_route_table",
+    "aws_scheduler_schedule_group",
+    "aws_security_group",
+    "aws_sns_topic",
+    "aws_subnet",
+    "aws_vpc",
+    "aws_vpc_endpoint",
+    "aws_vpc_security_group_egress_rule",
+    "aws_vpc_security_group_ingress_rule",
+}
+NOT_TAGGABLE = {
+    "aws_acm_certificate_validation",
+    "aws_appautoscaling_policy",
+    "aws_iam_role_policy",
+    "aws_iam_role_policy_attachment",
+    "aws_kms_alias",
+    "aws_route",
+    "aws_route53_record",
+    "aws_route_table_association",
+    "aws_scheduler_schedule",
+    "aws_sns_topic_subscription",
+}
+
+
+def tag_findings(files: Iterable[Path], base: Path | None = None) -> list[Finding]:
+    """Every taggable AWS resource carries tags: a directory whose `provider "aws"` sets
+    `default_tags` tags everything; elsewhere (a module) each resource needs `tags`."""
+    by_directory: dict[Path, list[Path]] = {}
+    for path in files:
+        by_directory.setdefault(path.parent, []).append(path)
+    found: list[Finding] = []
+    for paths in by_directory.values():
+        documents = [(path, _parsed_or_empty(path)) for path in paths]
+        if any(_has_default_tags(document) for _, document in documents):
+            continue
+        for path, document in documents:
+            text = path.read_text()
+            for block in document.get("resource", []):
+                for rtype, instances in block.items():
+                    for name, body in instances.items():
+                        if rtype in TAGGABLE and "tags" not in body:
+                            found.append(
+                                Finding(
+                                    _relative(path, base),
+                                    _resource_line(text, rtype, name),
+                                    UNTAGGED,
+                                    f"{rtype}.{name} has no tags (pass var.tags, or set "
+                                    "default_tags on the provider)",
+                                )
+                            )
+    return sorted(found)
+
+
+def _parsed_or_empty(path: Path) -> dict[str, Any]:
+    """The parsed file, or nothing for a file that does not parse (parse_findings says)."""
+    try:
+        return parse_file(path)
+    except Exception:  # noqa: BLE001 - lark raises several unrelated types
+        return {}
+
+
+def _has_default_tags(document: dict[str, Any]) -> bool:
+    for provider in document.get("provider", []):
+        aws = provider.get("aws")
+        if isinstance(aws, dict) and aws.get("default_tags"):
+            return True
+    return False
+
+
+def _resource_line(text: str, rtype: str, name: str) -> int:
+    pattern = rf'^[ \t]*resource[ \t]+"{re.escape(rtype)}"[ \t]+"{re.escape(name)}"'
+    match = re.search(pattern, text, re.MULTILINE)
+    return text.count("\n", 0, match.start()) + 1 if match else 1
+
+
 # --- everything but checkov --------------------------------------------------------------
 
 
 def static_findings(root: Path, plugin_cache: Path, base: Path | None = None) -> list[Finding]:
-    """fmt, parse, documentation and skip-reason findings for every .tf file under `root`."""
+    """fmt, parse, documentation, skip-reason and tag findings for every .tf file under
+    `root`."""
     files = tf_files(root)
     return sorted(
         [
@@ -414,5 +515,6 @@ def static_findings(root: Path, plugin_cache: Path, base: Path | None = None) ->
             *parse_findings(files, base),
             *documentation_findings(files, base),
             *skip_reason_findings(files, base),
+            *tag_findings(files, base),
         ]
     )

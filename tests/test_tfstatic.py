@@ -44,6 +44,7 @@ def test_terraform_dirs_lists_each_fixture_directory() -> None:
         "undescribed_output",
         "unformatted",
         "unparsable",
+        "untagged",
         "untyped_variable",
     ]
 
@@ -248,6 +249,7 @@ def test_static_findings_on_the_fixture_tree_are_exactly_the_planted_ones(
         ("unformatted/main.tf", 3, "fmt"),
         ("unparsable/main.tf", 3, "fmt"),
         ("unparsable/main.tf", 3, "parse"),
+        ("untagged/main.tf", 15, "untagged"),
         ("untyped_variable/variables.tf", 6, "variable-type"),
         ("untyped_variable/variables.tf", 10, "variable-description"),
     ]
@@ -325,3 +327,19 @@ def test_checkov_honours_skips_even_without_a_reason(fixture_scan: list[dict]) -
     # Why the skip-reason check exists: checkov accepts a bare checkov:skip=<ID>.
     found = tfstatic.checkov_findings(fixture_scan, FIXTURES, FIXTURES)
     assert not [f for f in found if f.path.startswith("skip_without_reason/")]
+
+
+def test_a_taggable_resource_without_tags_is_found() -> None:
+    found = tfstatic.tag_findings(tfstatic.tf_files(FIXTURES / "untagged"), FIXTURES)
+    assert [str(f) for f in found] == [
+        "untagged/main.tf:15: untagged: aws_cloudwatch_log_group.forgotten has no tags "
+        "(pass var.tags, or set default_tags on the provider)"
+    ]
+
+
+def test_provider_default_tags_tag_every_resource(tmp_path: Path) -> None:
+    (tmp_path / "main.tf").write_text(
+        'provider "aws" {\n  default_tags {\n    tags = var.tags\n  }\n}\n\n'
+        'resource "aws_cloudwatch_log_group" "root" {\n  name = "x"\n}\n'
+    )
+    assert tfstatic.tag_findings([tmp_path / "main.tf"]) == []

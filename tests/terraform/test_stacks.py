@@ -26,49 +26,8 @@ MODULES = [
 AWS_DIRS = [STACK, BOOTSTRAP, *MODULES]
 ROOTS = [STACK, BOOTSTRAP]
 
-# AWS resource types the modules use, split by whether the provider takes `tags` on
-# them. A type in neither set fails the test below, so a new one gets classified.
-TAGGABLE = {
-    "aws_acm_certificate",
-    "aws_appautoscaling_target",
-    "aws_cloudwatch_log_group",
-    "aws_cloudwatch_metric_alarm",
-    "aws_codebuild_project",
-    "aws_default_security_group",
-    "aws_ecs_cluster",
-    "aws_ecs_service",
-    "aws_ecs_task_definition",
-    "aws_eip",
-    "aws_iam_role",
-    "aws_internet_gateway",
-    "aws_kms_key",
-    "aws_lambda_function",
-    "aws_lb",
-    "aws_lb_listener",
-    "aws_lb_target_group",
-    "aws_nat_gateway",
-    "aws_route_table",
-    "aws_scheduler_schedule_group",
-    "aws_security_group",
-    "aws_sns_topic",
-    "aws_subnet",
-    "aws_vpc",
-    "aws_vpc_endpoint",
-    "aws_vpc_security_group_egress_rule",
-    "aws_vpc_security_group_ingress_rule",
-}
-NOT_TAGGABLE = {
-    "aws_acm_certificate_validation",
-    "aws_appautoscaling_policy",
-    "aws_iam_role_policy",
-    "aws_iam_role_policy_attachment",
-    "aws_kms_alias",
-    "aws_route",
-    "aws_route53_record",
-    "aws_route_table_association",
-    "aws_scheduler_schedule",
-    "aws_sns_topic_subscription",
-}
+TAGGABLE = tfstatic.TAGGABLE
+NOT_TAGGABLE = tfstatic.NOT_TAGGABLE
 
 
 def parsed(directory: Path) -> dict[str, list[Any]]:

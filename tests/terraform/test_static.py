@@ -46,6 +46,11 @@ def test_every_variable_has_a_type_and_a_description_and_every_output_a_descript
     assert not found, report(found)
 
 
+def test_every_taggable_resource_is_tagged() -> None:
+    found = tfstatic.tag_findings(tfstatic.tf_files(TERRAFORM), REPO_ROOT)
+    assert not found, report(found)
+
+
 def test_every_checkov_skip_has_a_reason() -> None:
     found = tfstatic.skip_reason_findings(tfstatic.tf_files(TERRAFORM), REPO_ROOT)
     assert not found, report(found)
