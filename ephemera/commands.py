@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from ephemera import config, lifecycle, stackvars, ttl
 from ephemera.dispatch import LocalDispatcher
+from ephemera.durations import Clock, format_remaining, system_clock
 from ephemera.errors import EXIT_FAILED, EXIT_UNEXPECTED, EphemeraError, UsageError
 from ephemera.leases import LeaseStore, SqliteLeaseStore
 from ephemera.notify import Notifier, RoutingNotifier, notifier_for
@@ -24,7 +25,6 @@ from ephemera.project import Project
 from ephemera.runs import current_actor
 from ephemera.status import format_table, status_rows
 from ephemera.terraform import echo_stderr, echo_stdout
-from ephemera.ttl import Clock, format_remaining, system_clock
 
 T = TypeVar("T")
 

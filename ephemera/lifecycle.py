@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from ephemera import config, gate, stackvars
+from ephemera.durations import Clock, renewed_expiry, system_clock
 from ephemera.errors import EphemeraError, UsageError
 from ephemera.leases import (
     ACTIVE,
@@ -22,7 +23,6 @@ from ephemera.leases import (
     DESTROYING,
     FAILED,
     Lease,
-    LeaseConflict,
     LeaseStore,
 )
 from ephemera.model import Environment
@@ -38,7 +38,6 @@ from ephemera.render import (
 from ephemera.runs import RunLog, recorded_run
 from ephemera.terraform import Echo, StateLocked, Terraform, echo_stdout
 from ephemera.tfstate import count_state_resources
-from ephemera.ttl import Clock, renewed_expiry, system_clock
 
 PLAN_FILE = "plan.bin"
 PLAN_JSON = "plan.json"
@@ -186,7 +185,7 @@ def deploy(ctx: Context, name: str) -> DeployResult:
             try:
                 apply_saved_plan(ctx, rendered, run)
             except (EphemeraError, KeyboardInterrupt) as exc:
-                _mark_apply_failed(ctx, env, lease, exc)
+                _mark_apply_failed(ctx, env, exc)
                 raise
         else:
             ctx.say(f"==> {env.name}: no changes, nothing to apply")
@@ -257,49 +256,41 @@ def _mark_deploying(ctx: Context, env: Environment, run: RunLog) -> Lease:
 def _mark_active(
     ctx: Context, env: Environment, lease: Lease, outputs: dict[str, Any], run: RunLog
 ) -> Lease:
+    """Active, with the renewed expiry (kept if an extend-ttl landed meanwhile)."""
     now = ctx.clock()
-    while True:
-        try:
-            return ctx.store.update(
-                lease.evolve(
-                    status=ACTIVE,
-                    applied_at=now,
-                    expires_at=renewed_expiry(lease.expires_at, env.ttl, now),
-                    outputs=outputs,
-                    attempts=0,
-                    next_attempt_at=None,
-                    status_reason="deployed",
-                    status_changed_at=now,
-                    last_run_id=run.record.id,
-                )
-            )
-        except LeaseConflict:
-            # e.g. an extend-ttl landed meanwhile: re-read and keep its expiry.
-            current = ctx.store.get(env.name)
-            if current is None:
-                raise
-            lease = current
+    written = ctx.store.modify(
+        env.name,
+        lambda current: current.evolve(
+            status=ACTIVE,
+            applied_at=now,
+            expires_at=renewed_expiry(current.expires_at, env.ttl, now),
+            outputs=outputs,
+            attempts=0,
+            next_attempt_at=None,
+            status_reason="deployed",
+            status_changed_at=now,
+            last_run_id=run.record.id,
+        ),
+    )
+    if written is None:
+        raise EphemeraError(f"{env.name}: the lease disappeared during the deploy")
+    return written
 
 
-def _mark_apply_failed(ctx: Context, env: Environment, lease: Lease, exc: BaseException) -> None:
+def _mark_apply_failed(ctx: Context, env: Environment, exc: BaseException) -> None:
     """A failed apply may have created resources: the lease gets an expiry all the
     same (status failed), so the janitor destroys whatever is there when it runs out."""
     now = ctx.clock()
     reason = exc.message.splitlines()[0] if isinstance(exc, EphemeraError) else "interrupted"
-    current: Lease | None = lease
-    while current is not None:
-        try:
-            ctx.store.update(
-                current.evolve(
-                    status=FAILED,
-                    expires_at=renewed_expiry(current.expires_at, env.ttl, now),
-                    status_reason=f"apply failed: {reason}",
-                    status_changed_at=now,
-                )
-            )
-            return
-        except LeaseConflict:
-            current = ctx.store.get(env.name)
+    ctx.store.modify(
+        env.name,
+        lambda current: current.evolve(
+            status=FAILED,
+            expires_at=renewed_expiry(current.expires_at, env.ttl, now),
+            status_reason=f"apply failed: {reason}",
+            status_changed_at=now,
+        ),
+    )
 
 
 # ---------------------------------------------------------------- destroy
@@ -406,22 +397,14 @@ def _claim_for_destroy(ctx: Context, lease: Lease, reason: str) -> Lease:
 
 
 def _record_destroy_result(ctx: Context, name: str, status: str, reason: str) -> None:
-    while True:
-        lease = ctx.store.get(name)
-        if lease is None:
-            return
-        try:
-            changes: dict[str, Any] = {
-                "status": status,
-                "status_reason": reason,
-                "status_changed_at": ctx.clock(),
-            }
-            if status == DESTROYED:
-                changes["outputs"] = {}
-            ctx.store.update(lease.evolve(**changes))
-            return
-        except LeaseConflict:
-            continue
+    now = ctx.clock()
+    outputs = {"outputs": {}} if status == DESTROYED else {}
+    ctx.store.modify(
+        name,
+        lambda current: current.evolve(
+            status=status, status_reason=reason, status_changed_at=now, **outputs
+        ),
+    )
 
 
 def count_local_state(project: Project, env: str) -> int | None:

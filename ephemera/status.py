@@ -7,11 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from ephemera.cost import money
+from ephemera.durations import format_remaining
 from ephemera.gate import per_hour
 from ephemera.health import health_url, is_healthy
 from ephemera.leases import ACTIVE, DESTROYED, Lease, LeaseStore
 from ephemera.project import Project
-from ephemera.ttl import format_remaining
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -109,6 +110,22 @@ class LeaseStore(ABC):
     @abstractmethod
     def runs(self, env: str, limit: int = 50) -> list[RunRecord]:
         """The most recent runs of `env`, newest first."""
+
+    def modify(
+        self, env: str, change: Callable[[Lease], Lease], attempts: int = 100
+    ) -> Lease | None:
+        """Read-modify-write under compare-and-swap: `change` gets the current lease and
+        returns the one to write; a lost race re-reads and re-applies it. None when there
+        is no lease."""
+        for _ in range(attempts):
+            current = self.get(env)
+            if current is None:
+                return None
+            try:
+                return self.update(change(current))
+            except LeaseConflict:
+                continue
+        raise LeaseConflict(f"{env}: the lease kept changing; gave up after {attempts} tries")
 
     def put(self, lease: Lease) -> Lease:
         """Create or compare-and-swap update, depending on `lease.version`."""
