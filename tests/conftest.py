@@ -64,10 +64,17 @@ class MotoServer:
 
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[MotoServer]:
-    """A real moto server process on 127.0.0.1 and a free port, for the whole session."""
+    """A real moto server process on 127.0.0.1 and a free port, for the whole session
+    (one request at a time, as DynamoDB's atomic conditional writes need: see
+    tests/moto_serial_server.py)."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        [
+            sys.executable,
+            str(Path(__file__).parent / "moto_serial_server.py"),
+            "127.0.0.1",
+            str(port),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "MOTO_CALL_RESET_API": "true"},
