@@ -164,23 +164,21 @@ def resolve_commit(repo_root: Path, rev: str) -> str:
         raise UsageError(f"{repo_root}: not a git repository")
     result = _git(repo_root, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}", check=False)
     if result.returncode != 0:
-        hint = (
-            "; this clone is shallow: fetch the history (actions/checkout with fetch-depth: 0)"
-            if _is_shallow(repo_root)
-            else ""
-        )
+        hint = _shallow_hint(repo_root)
         raise UsageError(f"{rev}: unknown revision in {repo_root}{hint}")
     return result.stdout.strip()
+
+
+def _shallow_hint(repo_root: Path) -> str:
+    if not _is_shallow(repo_root):
+        return ""
+    return "; this clone is shallow: fetch the history (actions/checkout with fetch-depth: 0)"
 
 
 def merge_base(repo_root: Path, base: str, head: str) -> str:
     result = _git(repo_root, "merge-base", base, head, check=False)
     if result.returncode != 0:
-        hint = (
-            "; this clone is shallow: fetch the history (actions/checkout with fetch-depth: 0)"
-            if _is_shallow(repo_root)
-            else ""
-        )
+        hint = _shallow_hint(repo_root)
         raise UsageError(f"{base[:12]}..{head[:12]}: the revisions have no common ancestor{hint}")
     return result.stdout.strip()
 

@@ -519,38 +519,52 @@ class _Sweep:
         )
         self.summary.destroyed.append(SweepItem(lease.env, result.detail or "destroyed"))
         self.run_record(lease.env, "destroyed", result.detail)
-        note = "\nIts environment file no longer exists (orphaned lease)." if orphan else ""
-        self.notify(
-            Notification(
-                env=lease.env,
-                kind="destroyed",
-                subject=f"[ephemera] {lease.env} destroyed: its TTL ran out",
-                text=(
-                    f"Environment {lease.env} (owner {lease.owner}) expired at "
-                    f"{_when(lease.expires_at or self.now)} and was destroyed by {self.actor}."
-                    f"{note}\nTo bring it back: make deploy ENV={lease.env}"
-                ),
-                data={"env": lease.env, "owner": lease.owner, "detail": result.detail},
-                at=self.now,
-            )
+        self.notify_expired(
+            lease,
+            "destroyed",
+            f"[ephemera] {lease.env} destroyed: its TTL ran out",
+            f"and was destroyed by {self.actor}.",
+            result.detail,
+            orphan,
+            f"\nTo bring it back: make deploy ENV={lease.env}",
         )
 
     def dispatched(self, lease: Lease, result: DispatchResult, orphan: bool) -> None:
         self.finish(lease, status_reason=f"expired: destroy dispatched: {result.detail}")
         self.summary.dispatched.append(SweepItem(lease.env, result.detail or "dispatched"))
         self.run_record(lease.env, "dispatched", result.detail)
+        self.notify_expired(
+            lease,
+            "dispatched",
+            f"[ephemera] {lease.env} expired: destroy started",
+            f"; its destroy was handed to {result.detail}.",
+            result.detail,
+            orphan,
+        )
+
+    def notify_expired(
+        self,
+        lease: Lease,
+        kind: str,
+        subject: str,
+        what_happened: str,
+        detail: str,
+        orphan: bool,
+        after: str = "",
+    ) -> None:
+        """The notification of an expired environment's outcome (destroyed, dispatched)."""
+        joiner = "" if what_happened.startswith(";") else " "
         note = "\nIts environment file no longer exists (orphaned lease)." if orphan else ""
         self.notify(
             Notification(
                 env=lease.env,
-                kind="dispatched",
-                subject=f"[ephemera] {lease.env} expired: destroy started",
+                kind=kind,
+                subject=subject,
                 text=(
                     f"Environment {lease.env} (owner {lease.owner}) expired at "
-                    f"{_when(lease.expires_at or self.now)}; its destroy was handed to "
-                    f"{result.detail}.{note}"
+                    f"{_when(lease.expires_at or self.now)}{joiner}{what_happened}{note}{after}"
                 ),
-                data={"env": lease.env, "owner": lease.owner, "detail": result.detail},
+                data={"env": lease.env, "owner": lease.owner, "detail": detail},
                 at=self.now,
             )
         )
