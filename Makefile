@@ -30,7 +30,7 @@ $(CHECKOV_STAMP): requirements/checkov.txt
 
 .PHONY: help setup deploy plan destroy status outputs history extend-ttl ttl unlock policy-scan ci-plan lambda-package validate schema test lint bench clean
 help: ## Show this list of targets
-	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-15s %s\n", $$1, $$2}'
 
 setup: $(STAMP) $(CHECKOV_STAMP) ## Create .venv and install dependencies (runs automatically)
 
@@ -101,5 +101,5 @@ test: $(STAMP) $(CHECKOV_STAMP) ## Run ruff and the whole test suite
 bench: $(STAMP) ## Run the benchmarks and print the ratios
 	@$(VENV)/bin/python -m benchmarks
 
-clean: ## Remove .venv and .ephemera (leases, state and rendered files!)
-	rm -rf $(VENV) .ephemera
+clean: ## Remove .venv, .venv-checkov and .ephemera (leases, state and rendered files!)
+	rm -rf $(VENV) $(CHECKOV_VENV) .ephemera
