@@ -40,6 +40,20 @@ locals {
   }
 
   url = local.https ? "https://${var.domain_name}" : "http://${aws_lb.this.dns_name}"
+
+  # Target tracking on CPU and on ALB requests per target: one policy per metric.
+  scaling_metrics = {
+    cpu = {
+      target = var.cpu_target_percent
+      metric = "ECSServiceAverageCPUUtilization"
+      label  = null
+    }
+    requests = {
+      target = var.requests_per_target
+      metric = "ALBRequestCountPerTarget"
+      label  = "${aws_lb.this.arn_suffix}/${aws_lb_target_group.this.arn_suffix}"
+    }
+  }
 }
 
 # --- logs --------------------------------------------------------------------
@@ -287,39 +301,23 @@ resource "aws_appautoscaling_target" "this" {
   }
 }
 
-resource "aws_appautoscaling_policy" "cpu" {
-  name               = "${var.name}-cpu"
+resource "aws_appautoscaling_policy" "this" {
+  for_each = local.scaling_metrics
+
+  name               = "${var.name}-${each.key}"
   policy_type        = "TargetTrackingScaling"
   service_namespace  = aws_appautoscaling_target.this.service_namespace
   resource_id        = aws_appautoscaling_target.this.resource_id
   scalable_dimension = aws_appautoscaling_target.this.scalable_dimension
 
   target_tracking_scaling_policy_configuration {
-    target_value       = var.cpu_target_percent
+    target_value       = each.value.target
     scale_in_cooldown  = 120
     scale_out_cooldown = 60
 
     predefined_metric_specification {
-      predefined_metric_type = "ECSServiceAverageCPUUtilization"
-    }
-  }
-}
-
-resource "aws_appautoscaling_policy" "requests" {
-  name               = "${var.name}-requests"
-  policy_type        = "TargetTrackingScaling"
-  service_namespace  = aws_appautoscaling_target.this.service_namespace
-  resource_id        = aws_appautoscaling_target.this.resource_id
-  scalable_dimension = aws_appautoscaling_target.this.scalable_dimension
-
-  target_tracking_scaling_policy_configuration {
-    target_value       = var.requests_per_target
-    scale_in_cooldown  = 120
-    scale_out_cooldown = 60
-
-    predefined_metric_specification {
-      predefined_metric_type = "ALBRequestCountPerTarget"
-      resource_label         = "${aws_lb.this.arn_suffix}/${aws_lb_target_group.this.arn_suffix}"
+      predefined_metric_type = each.value.metric
+      resource_label         = each.value.label
     }
   }
 }
