@@ -166,6 +166,26 @@ resource "aws_cloudwatch_log_group" "codebuild" {
 
 # --- Lambda ---------------------------------------------------------------------------------
 
+# The scheduler and the destroy build assume their roles only for this account.
+data "aws_iam_policy_document" "service_assume" {
+  for_each = toset(["scheduler", "codebuild"])
+
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["${each.key}.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
 data "aws_iam_policy_document" "lambda_assume" {
   statement {
     actions = ["sts:AssumeRole"]
@@ -329,27 +349,10 @@ resource "aws_cloudwatch_metric_alarm" "errors" {
 
 # --- schedule ---------------------------------------------------------------------------------
 
-data "aws_iam_policy_document" "scheduler_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["scheduler.amazonaws.com"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
-  }
-}
-
 resource "aws_iam_role" "scheduler" {
   name               = "${var.name}-scheduler"
   description        = "EventBridge Scheduler: invokes the TTL janitor Lambda, nothing else."
-  assume_role_policy = data.aws_iam_policy_document.scheduler_assume.json
+  assume_role_policy = data.aws_iam_policy_document.service_assume["scheduler"].json
 
   tags = var.tags
 }
@@ -402,27 +405,10 @@ resource "aws_scheduler_schedule" "sweep" {
 
 # --- destroy builds -----------------------------------------------------------------------------
 
-data "aws_iam_policy_document" "codebuild_assume" {
-  statement {
-    actions = ["sts:AssumeRole"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["codebuild.amazonaws.com"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
-  }
-}
-
 resource "aws_iam_role" "codebuild" {
   name               = "${var.name}-destroy"
   description        = "The destroy build: runs make destroy for one environment."
-  assume_role_policy = data.aws_iam_policy_document.codebuild_assume.json
+  assume_role_policy = data.aws_iam_policy_document.service_assume["codebuild"].json
 
   tags = var.tags
 }
