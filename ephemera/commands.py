@@ -128,12 +128,10 @@ def print_json(value: Any) -> None:
 
 def validate(env: str = "") -> None:
     project = Project.discover()
-    names = [env] if env else None
     if env:
-        config.load_environment(project, env)
-        environments = [env]
+        environments = [config.load_environment(project, env).name]
     else:
-        environments = [e.name for e in config.validate_environments(project, names)]
+        environments = [e.name for e in config.validate_environments(project)]
     print(f"ok: {len(environments)} environment(s) valid: {', '.join(environments) or '-'}")
 
 
