@@ -1,7 +1,11 @@
-"""Invoke tasks: thin, typed entry points; the logic lives in `ephemera.commands`."""
+"""Invoke tasks: thin, typed entry points; the logic lives in `ephemera.cli.commands`.
+
+Each task imports `ephemera.cli.commands` when it runs (so `invoke --list` stays fast)
+and names the function it calls."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from invoke import Context, Exit, task
@@ -9,14 +13,14 @@ from invoke import Context, Exit, task
 ENV_HELP = {"env": "environment name (a file environments/<name>.yaml)"}
 
 
-def _run(name: str, *args: Any) -> None:
-    """Call `ephemera.commands.<name>(*args)` through the one top-level handler; a
-    returned int is the exit code. Imported on use, so `invoke --list` stays fast."""
-    from ephemera import commands
+def _run(command: Callable[..., Any], *args: Any) -> None:
+    """Call `command(*args)` through the one top-level handler; a returned int is the
+    exit code."""
+    from ephemera.cli.handler import CommandExit, run
 
     try:
-        code = commands.run(lambda: getattr(commands, name)(*args))
-    except commands.CommandExit as exc:
+        code = run(lambda: command(*args))
+    except CommandExit as exc:
         raise Exit(exc.message, code=exc.code) from None
     if isinstance(code, int) and code:
         raise Exit(code=code)
@@ -25,55 +29,73 @@ def _run(name: str, *args: Any) -> None:
 @task(help={"env": "validate only this environment"})
 def validate(c: Context, env: str = "") -> None:
     """Validate environment files: structure, schema, stack variables, rules."""
-    _run("validate", env)
+    from ephemera.cli import commands
+
+    _run(commands.validate, env)
 
 
 @task
 def schema(c: Context) -> None:
     """Write schemas/stacks/<stack>.schema.json from each stack's variables.tf."""
-    _run("write_schemas")
+    from ephemera.cli import commands
+
+    _run(commands.write_schemas)
 
 
 @task(help=ENV_HELP)
 def plan(c: Context, env: str = "") -> None:
     """Validate, render, init and plan an environment."""
-    _run("plan", env)
+    from ephemera.cli import commands
+
+    _run(commands.plan, env)
 
 
 @task(help=ENV_HELP)
 def deploy(c: Context, env: str = "") -> None:
     """Validate, render, plan, check and apply an environment; creates or renews its lease."""
-    _run("deploy", env)
+    from ephemera.cli import commands
+
+    _run(commands.deploy, env)
 
 
 @task(help={**ENV_HELP, "yes": "do not ask for confirmation (also AUTO_APPROVE=1)"})
 def destroy(c: Context, env: str = "", yes: bool = False) -> None:
     """Destroy an environment and mark its lease destroyed."""
-    _run("destroy", env, yes)
+    from ephemera.cli import commands
+
+    _run(commands.destroy, env, yes)
 
 
 @task(name="status", help={"json": "print a JSON list instead of a table"})
 def status_(c: Context, json: bool = False) -> None:
     """Show every environment: status, stack, target, owner, expiry, url, health."""
-    _run("status", json)
+    from ephemera.cli import commands
+
+    _run(commands.status, json)
 
 
 @task(help={**ENV_HELP, "json": "print a JSON object (the default for scripts)"})
 def outputs(c: Context, env: str = "", json: bool = False) -> None:
     """Print the stack outputs of an environment."""
-    _run("outputs", env, json)
+    from ephemera.cli import commands
+
+    _run(commands.outputs, env, json)
 
 
 @task(help={**ENV_HELP, "json": "print a JSON list"})
 def history(c: Context, env: str = "", json: bool = False) -> None:
     """List the recorded runs (plan, apply, destroy, extend) of an environment."""
-    _run("history", env, json)
+    from ephemera.cli import commands
+
+    _run(commands.history, env, json)
 
 
 @task(help={**ENV_HELP, "yes": "do not ask for confirmation (also AUTO_APPROVE=1)"})
 def unlock(c: Context, env: str = "", yes: bool = False) -> None:
     """Show who holds an environment's state lock and force-unlock it after confirmation."""
-    _run("unlock", env, yes)
+    from ephemera.cli import commands
+
+    _run(commands.unlock, env, yes)
 
 
 @task(
@@ -82,7 +104,9 @@ def unlock(c: Context, env: str = "", yes: bool = False) -> None:
 )
 def extend_ttl(c: Context, env: str = "", hours: str = "", reason: str = "") -> None:
     """Push an environment's expiry back by --hours (up to now + max_ttl)."""
-    _run("extend_ttl", env, hours, reason)
+    from ephemera.cli import commands
+
+    _run(commands.extend_ttl, env, hours, reason)
 
 
 @task(
@@ -94,19 +118,25 @@ def extend_ttl(c: Context, env: str = "", hours: str = "", reason: str = "") -> 
 )
 def ttl(c: Context, dry_run: bool = False, max_destroys: str = "", json: bool = False) -> None:
     """The janitor: destroy expired environments, warn those about to expire."""
-    _run("ttl_sweep", dry_run, max_destroys, json)
+    from ephemera.cli import commands
+
+    _run(commands.ttl_sweep, dry_run, max_destroys, json)
 
 
 @task(name="lambda-package")
 def lambda_package(c: Context) -> None:
     """Build dist/ttl_janitor.zip (the janitor handler + the ephemera modules it imports)."""
-    _run("lambda_package")
+    from ephemera.cli import commands
+
+    _run(commands.lambda_package)
 
 
 @task(name="policy-scan", help={"path": "directory to scan (default terraform/)"})
 def policy_scan(c: Context, path: str = "") -> None:
     """Static checkov scan of the Terraform code with the custom checks in policies/."""
-    _run("policy_scan", path)
+    from ephemera.cli import commands
+
+    _run(commands.policy_scan, path)
 
 
 @task(
@@ -128,7 +158,9 @@ def ci_plan(
     matrix: bool = False,
 ) -> None:
     """Plan the environments a change affects; write plan-comment.md (exit 1 on failures)."""
-    _run("ci_plan", base, head, jobs, output, matrix)
+    from ephemera.cli import commands
+
+    _run(commands.ci_plan, base, head, jobs, output, matrix)
 
 
 @task(
@@ -137,4 +169,6 @@ def ci_plan(
 )
 def ci_apply(c: Context, base: str = "", head: str = "HEAD", env: str = "") -> None:
     """Apply the environments a change affects (gate included); destroy deleted ones."""
-    _run("ci_apply", base, head, env)
+    from ephemera.cli import commands
+
+    _run(commands.ci_apply, base, head, env)

@@ -27,7 +27,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ephemera import changes, ci, lifecycle
+from ephemera import ci, lifecycle
+from ephemera.ci import changes
 from ephemera.leases import SqliteLeaseStore
 from ephemera.project import Project
 from tests.fixtures.ci.builder import FixtureRepo, make_repo

@@ -19,7 +19,7 @@ from benchmarks.project import free_port, scratch_project
 from ephemera import lifecycle
 from ephemera.leases import SqliteLeaseStore
 from ephemera.project import Project
-from ephemera.terraform import Terraform
+from ephemera.terraform.runner import Terraform
 
 ROUNDS = 3
 

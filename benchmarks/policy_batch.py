@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from benchmarks.project import REPO_ROOT, scratch_project
-from ephemera import policy
+from ephemera.gate import policy, policycache
 from ephemera.project import Project
 
 PLANS = 20
@@ -34,7 +34,7 @@ def _plans(directory: Path) -> dict[str, Path]:
 
 
 def _timed(project: Project, plans: dict[str, Path]) -> float:
-    shutil.rmtree(policy.cache_dir(project), ignore_errors=True)
+    shutil.rmtree(policycache.cache_dir(project), ignore_errors=True)
     started = time.perf_counter()
     results = policy.check_plans(project, plans, {})
     assert len(results) == len(plans) and not any(r.cached for r in results.values())

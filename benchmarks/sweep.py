@@ -18,10 +18,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from benchmarks.project import free_port
-from ephemera import ttl
-from ephemera.dispatch import LocalDispatcher
+from ephemera.janitor.dispatch import LocalDispatcher
+from ephemera.janitor.notify import ConsoleNotifier
+from ephemera.janitor.sweep import SweepSettings, sweep
 from ephemera.leases import ACTIVE, Lease, LeaseStore, SqliteLeaseStore
-from ephemera.notify import ConsoleNotifier
 
 COUNT = 10_000
 
@@ -43,12 +43,12 @@ def _fill(store: LeaseStore, now: datetime) -> None:
 
 def _sweep_seconds(store: LeaseStore, now: datetime) -> float:
     started = time.perf_counter()
-    summary = ttl.sweep(
+    summary = sweep(
         store,
         now=now,
         dispatcher=LocalDispatcher(lambda name: []),
         notifier=ConsoleNotifier(),
-        ladders="24h,2h,30m",
+        settings=SweepSettings(ladders="24h,2h,30m"),
     )
     elapsed = time.perf_counter() - started
     assert not summary.claimed and not summary.warned

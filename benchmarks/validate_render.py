@@ -6,9 +6,10 @@ import time
 from collections.abc import Iterator
 
 from benchmarks.project import scratch_project
-from ephemera import config, stackvars
+from ephemera import config
+from ephemera.config import stackvars
 from ephemera.project import Project
-from ephemera.render import render
+from ephemera.terraform.render import render
 
 COUNT = 1000
 

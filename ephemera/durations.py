@@ -1,8 +1,5 @@
-"""Durations, expiry arithmetic and the clock: standard library only.
-
-`ephemera.config` needs only these, and importing `ephemera.ttl` for them would
-also load the dispatchers and notifiers; `ephemera.ttl` re-exports every name here.
-"""
+"""Durations, expiry arithmetic, times as text and the clock: standard library only
+(the config stage, the lifecycle and the janitor Lambda all use them)."""
 
 from __future__ import annotations
 
@@ -25,6 +22,11 @@ def parse_duration(text: str) -> timedelta:
     if not isinstance(text, str) or not re.match(DURATION_PATTERN, text):
         raise ValueError(f"{text!r} is not a duration like 30m, 8h or 2d")
     return timedelta(**{_UNITS[text[-1]]: int(text[:-1])})
+
+
+def format_when(moment: datetime) -> str:
+    """A moment as people read it in messages: `2026-12-01 09:04 UTC`."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def format_remaining(delta: timedelta) -> str:

@@ -6,9 +6,9 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from ephemera.cost import money
 from ephemera.durations import format_remaining
-from ephemera.gate import per_hour
+from ephemera.gate.cost import money
+from ephemera.gate.evaluate import per_hour
 from ephemera.health import health_url, is_healthy
 from ephemera.leases import ACTIVE, DESTROYED, Lease, LeaseStore
 from ephemera.project import Project

@@ -112,17 +112,32 @@ class LeaseStore(ABC):
         """The most recent runs of `env`, newest first."""
 
     def modify(
-        self, env: str, change: Callable[[Lease], Lease], attempts: int = 100
+        self,
+        env: str,
+        change: Callable[[Lease], Lease | None],
+        *,
+        attempts: int = 100,
+        first: Lease | None = None,
+        pause: Callable[[int], None] | None = None,
     ) -> Lease | None:
-        """Read-modify-write under compare-and-swap: `change` gets the current lease and
-        returns the one to write; a lost race re-reads and re-applies it. None when there
-        is no lease."""
-        for _ in range(attempts):
-            current = self.get(env)
+        """The one read-modify-write under compare-and-swap.
+
+        `change` gets the current lease and returns the one to write, or None to write
+        nothing (it may also raise to refuse); a lost race re-reads and re-applies it.
+        `first` is a lease already read, tried before any read; `pause(attempt)` runs
+        before each retry. Returns the written lease, or None when there is no lease or
+        `change` declined. LeaseConflict after `attempts` lost races."""
+        for attempt in range(attempts):
+            if attempt and pause is not None:
+                pause(attempt)
+            current = first if attempt == 0 and first is not None else self.get(env)
             if current is None:
                 return None
+            wanted = change(current)
+            if wanted is None:
+                return None
             try:
-                return self.update(change(current))
+                return self.update(wanted)
             except LeaseConflict:
                 continue
         raise LeaseConflict(f"{env}: the lease kept changing; gave up after {attempts} tries")

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ephemera.mockapi.expectations import (
+from ephemera.mockapi.model import (
     BodyMatcher,
     JsonBody,
     KeyValues,

@@ -24,7 +24,8 @@ from typing import TextIO
 
 from ephemera.errors import EphemeraError, tail
 from ephemera.health import probe
-from ephemera.mockapi.expectations import STATUS_PATH, load_file
+from ephemera.mockapi.expectations import load_file
+from ephemera.mockapi.model import STATUS_PATH
 from ephemera.mockapi.server import VERSION, bind_socket, format_host
 from ephemera.mockapi.settings import Settings
 

@@ -25,8 +25,8 @@ from werkzeug.wrappers import Request as WsgiRequest
 from werkzeug.wrappers import Response
 
 from ephemera.errors import EphemeraError, UsageError
-from ephemera.mockapi.expectations import STATUS_PATH, Expectation, ResponseSpec
 from ephemera.mockapi.matching import Request
+from ephemera.mockapi.model import STATUS_PATH, Expectation, ResponseSpec
 from ephemera.mockapi.store import ExpectationStore
 
 if TYPE_CHECKING:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 
-from ephemera.mockapi.expectations import Expectation
 from ephemera.mockapi.matching import Request, request_matches
+from ephemera.mockapi.model import Expectation
 
 
 class ExpectationStore:

@@ -1,4 +1,4 @@
-"""The TTL janitor Lambda: one `ephemera.ttl.sweep` per scheduled invocation.
+"""The TTL janitor Lambda: one `ephemera.janitor.sweep.sweep` per scheduled invocation.
 
 It never runs Terraform itself (a destroy can outlast Lambda's 15 minutes): it
 claims each expired lease and dispatches its destroy to CodeBuild or to a
@@ -6,7 +6,7 @@ GitHub `workflow_dispatch`, which runs `make destroy`. Warnings and outcomes
 go to the SNS topic. Configuration: environment variables, read once per
 container (cold start) into `Settings`; see README.md next to this file.
 
-Packaged by `ephemera.lambda_package.build_package` with exactly the ephemera
+Packaged by `ephemera.janitor.package.build_package` with exactly the ephemera
 modules it imports; boto3/botocore come from the Lambda runtime.
 """
 
@@ -19,13 +19,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from ephemera.dispatch import CodeBuildDispatcher, Dispatcher, GitHubDispatcher
+from ephemera.durations import system_clock
 from ephemera.errors import UsageError
+from ephemera.janitor.dispatch import CodeBuildDispatcher, Dispatcher, GitHubDispatcher
+from ephemera.janitor.ladder import DEFAULT_WARNINGS, parse_ladder
+from ephemera.janitor.notify import SnsNotifier
+from ephemera.janitor.sweep import SweepSettings, sweep
+from ephemera.janitor.tfstate import count_state_resources
 from ephemera.leases.base import Lease
 from ephemera.leases.dynamodb import DynamoLeaseStore
-from ephemera.notify import SnsNotifier
-from ephemera.tfstate import count_state_resources
-from ephemera.ttl import DEFAULT_WARNINGS, parse_ladder, sweep, system_clock
 
 ACTOR = "ttl-janitor (lambda)"
 STATE_KEY = "envs/{env}/terraform.tfstate"
@@ -151,11 +153,13 @@ def run(settings: Settings, session: Any, now: datetime) -> dict[str, Any]:
         now=now,
         dispatcher=make_dispatcher(settings, session),
         notifier=notifier,
-        ladders=settings.warnings,
-        resource_count=counter,
-        dry_run=settings.dry_run,
-        max_destroys=settings.max_destroys,
-        actor=ACTOR,
+        settings=SweepSettings(
+            ladders=settings.warnings,
+            resource_count=counter,
+            dry_run=settings.dry_run,
+            max_destroys=settings.max_destroys,
+            actor=ACTOR,
+        ),
     )
     result = summary.to_dict()
     print(json.dumps({"ttl_sweep": result}, sort_keys=True), flush=True)

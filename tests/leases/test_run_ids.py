@@ -1,11 +1,12 @@
-"""ephemera.leases.new_run_id: the one run id, used by ephemera.runs and ephemera.ttl."""
+"""ephemera.leases.new_run_id: the one run id, used by ephemera.runs and the janitor."""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta, timezone
 
-from ephemera import runs, ttl
+from ephemera import runs
+from ephemera.janitor import extend, sweep
 from ephemera.leases import new_run_id
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -27,6 +28,7 @@ def test_ids_sort_by_time() -> None:
     assert sorted(ids) == ids
 
 
-def test_runs_and_ttl_use_the_same_function() -> None:
+def test_runs_and_the_janitor_use_the_same_function() -> None:
     assert runs.new_run_id is new_run_id
-    assert not hasattr(ttl, "_new_run_id")
+    assert extend.new_run_id is new_run_id and sweep.new_run_id is new_run_id
+    assert not hasattr(sweep, "_new_run_id") and not hasattr(extend, "_new_run_id")

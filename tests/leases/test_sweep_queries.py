@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from ephemera.dispatch import LocalDispatcher
+from ephemera.janitor.dispatch import LocalDispatcher
+from ephemera.janitor.notify import Notification
+from ephemera.janitor.sweep import SweepSettings, sweep
 from ephemera.leases import ACTIVE, Lease
 from ephemera.leases.dynamodb import DynamoLeaseStore, create_tables
-from ephemera.notify import Notification
-from ephemera.ttl import sweep
 from tests.leases.test_dynamodb import CallLog
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -46,7 +46,7 @@ def test_sweep_queries_and_never_scans(moto):
         now=NOW,
         dispatcher=LocalDispatcher(lambda env: []),
         notifier=notes,
-        ladders="24h,2h,30m",
+        settings=SweepSettings(ladders="24h,2h,30m"),
     )
     assert [item.env for item in summary.warned] == ["soon"]
     assert [event.env for event in notes.events] == ["soon"]

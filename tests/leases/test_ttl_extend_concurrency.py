@@ -6,8 +6,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
+from ephemera.janitor.extend import extend
 from ephemera.leases import ACTIVE, Lease
-from ephemera.ttl import extend
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 EXPIRY = NOW + timedelta(hours=8)

@@ -9,14 +9,8 @@ from typing import Any
 import pytest
 
 from ephemera.errors import EXIT_INVALID
-from ephemera.mockapi.expectations import (
-    ExpectationsError,
-    JsonBody,
-    StringBody,
-    check_files,
-    load_file,
-    parse,
-)
+from ephemera.mockapi.expectations import check_files, load_file, parse
+from ephemera.mockapi.model import ExpectationsError, JsonBody, StringBody
 
 FILE = "expectations/x.json"
 

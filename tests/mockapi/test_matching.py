@@ -7,13 +7,14 @@ from typing import Any
 
 import pytest
 
-from ephemera.mockapi.expectations import Pattern, RequestMatcher, parse
+from ephemera.mockapi.expectations import parse
 from ephemera.mockapi.matching import (
     Request,
     json_matches,
     request_matches,
     string_matches,
 )
+from ephemera.mockapi.model import Pattern, RequestMatcher
 
 
 def matcher(http_request: dict[str, Any]) -> RequestMatcher:

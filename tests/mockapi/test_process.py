@@ -16,7 +16,7 @@ import pytest
 
 from ephemera.errors import EphemeraError
 from ephemera.mockapi import process
-from ephemera.mockapi.expectations import ExpectationsError
+from ephemera.mockapi.model import ExpectationsError
 from ephemera.mockapi.settings import Settings
 
 PIDFILE = Path("run") / "mockapi.pid"

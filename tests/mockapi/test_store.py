@@ -6,8 +6,9 @@ import json
 import threading
 from typing import Any
 
-from ephemera.mockapi.expectations import Expectation, parse
+from ephemera.mockapi.expectations import parse
 from ephemera.mockapi.matching import Request
+from ephemera.mockapi.model import Expectation
 from ephemera.mockapi.store import ExpectationStore
 
 

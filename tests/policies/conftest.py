@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from ephemera.policy import PolicyResult, check_plans
+from ephemera.gate.policy import PolicyResult, check_plans
 from ephemera.project import Project
-from ephemera.terraform import Terraform
+from ephemera.terraform.runner import Terraform
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = REPO_ROOT / "tests" / "fixtures" / "policy"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ephemera.policy import PolicyResult
+from ephemera.gate.policy import PolicyResult
 
 pytestmark = pytest.mark.integration
 

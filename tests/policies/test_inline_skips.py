@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from ephemera.codeskips import find_code_skips
-from ephemera.policy import PolicyResult, check_plans, format_result
+from ephemera.gate.policy import PolicyResult, check_plans, format_result
+from ephemera.gate.skips import find_code_skips
 from ephemera.project import Project
 
 pytestmark = pytest.mark.integration

@@ -1,7 +1,7 @@
 """Fixtures of the Terraform tree checks: one checkov scan of terraform/ per session, and
 one of a copy with every skip disabled.
 
-Both scans are `policy.static_reports`, the scan `invoke policy-scan` reads: the same
+Both scans are `static.static_reports`, the scan `invoke policy-scan` reads: the same
 checkov, offline environment and custom checks (`--external-checks-dir policies`), so
 these tests and the CLI cannot disagree.
 """
@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
-from ephemera import policy, tfstatic
 from ephemera.errors import EphemeraError
+from ephemera.gate import policy, static
 from ephemera.project import Project
+from tests.support import tfstatic
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 TERRAFORM = REPO_ROOT / "terraform"
@@ -41,7 +42,7 @@ def scan_project(tmp_path_factory: pytest.TempPathFactory) -> Project:
 @pytest.fixture(scope="session")
 def checkov_reports(scan_project: Project) -> list[dict[str, Any]]:
     """checkov's reports for the whole terraform/ tree: scanned once (it takes seconds)."""
-    return policy.static_reports(scan_project, TERRAFORM)
+    return static.static_reports(scan_project, TERRAFORM)
 
 
 @pytest.fixture(scope="session")
@@ -50,4 +51,4 @@ def checkov_reports_without_skips(
 ) -> list[dict[str, Any]]:
     """checkov's reports for a copy of terraform/ with every checkov:skip disabled."""
     copy = tfstatic.disable_skips(TERRAFORM, tmp_path_factory.mktemp("no-skips") / "terraform")
-    return policy.static_reports(scan_project, copy)
+    return static.static_reports(scan_project, copy)

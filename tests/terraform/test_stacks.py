@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from ephemera import tfstatic
 from ephemera.leases.dynamodb import STATUS_EXPIRY_INDEX, table_definitions
+from tests.support import tfstatic
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 TERRAFORM = REPO_ROOT / "terraform"

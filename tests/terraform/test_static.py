@@ -1,7 +1,7 @@
 """The static checks of ephemera.tfstatic pass on every Terraform directory under terraform/:
 fmt, parse, typed and described variables, described outputs, reasoned checkov skips, and
 a clean checkov scan (offline, on HCL: no provider can be downloaded here) with the custom
-checks of policies/, as `invoke policy-scan` runs it (`policy.static_reports`)."""
+checks of policies/, as `invoke policy-scan` runs it (`static.static_reports`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from ephemera import tfstatic
+from tests.support import tfstatic
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 TERRAFORM = REPO_ROOT / "terraform"

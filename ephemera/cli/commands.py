@@ -1,0 +1,254 @@
+"""User-facing commands: what each Invoke task does, with its printing.
+
+Each runs inside `ephemera.cli.handler.run` (called by tasks.py), which maps errors
+to exit codes; the project, store and clock come from `ephemera.session`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import timedelta
+from typing import Any
+
+from ephemera import config, lifecycle, session
+from ephemera.config import schemafiles
+from ephemera.durations import format_remaining
+from ephemera.errors import EXIT_FAILED, EphemeraError, UsageError
+from ephemera.janitor.dispatch import LocalDispatcher
+from ephemera.janitor.extend import extend
+from ephemera.janitor.ladder import DEFAULT_LADDER, parse_ladder
+from ephemera.janitor.notify import RoutingNotifier
+from ephemera.janitor.summary import format_summary
+from ephemera.janitor.sweep import SweepSettings, sweep
+from ephemera.project import Project
+from ephemera.runs import current_actor
+from ephemera.session import context
+from ephemera.status import format_table, status_rows
+
+
+def require_env(env: str) -> str:
+    if not env:
+        raise UsageError("missing --env NAME (environments are listed by 'invoke status')")
+    return env
+
+
+def print_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, sort_keys=True, default=str))
+
+
+# ------------------------------------------------------------------ commands
+
+
+def validate(env: str = "") -> None:
+    project = Project.discover()
+    if env:
+        environments = [config.load_environment(project, env).name]
+    else:
+        environments = [e.name for e in config.validate_environments(project)]
+    print(f"ok: {len(environments)} environment(s) valid: {', '.join(environments) or '-'}")
+
+
+def write_schemas() -> None:
+    project = Project.discover()
+    for path in schemafiles.write_stack_schemas(project):
+        print(f"wrote {project.relative(path)}")
+
+
+def plan(env: str) -> None:
+    lifecycle.plan(context(), require_env(env))
+
+
+def deploy(env: str) -> None:
+    ctx = context()
+    result = lifecycle.deploy(ctx, require_env(env))
+    lease = result.lease
+    url = lease.outputs.get("url")
+    expires = lease.expires_at
+    assert expires is not None
+    print(f"\n{lease.env} is active.")
+    if url:
+        print(f"  url:      {url}")
+    remaining = format_remaining(expires - ctx.clock())
+    print(f"  expires:  {expires.isoformat(timespec='minutes')} (in {remaining})")
+    print(f"  extend:   make extend-ttl ENV={lease.env} HOURS=4")
+
+
+def ask(env: str, yes: bool, action: str, question: str) -> None:
+    """Confirmation by typing the env name; refused outright with no terminal to ask."""
+    if yes or os.environ.get("AUTO_APPROVE") in ("1", "true", "yes"):
+        return
+    if not sys.stdin.isatty():
+        raise UsageError(
+            f"{env}: refusing to {action} without confirmation: no terminal to ask; "
+            "pass --yes (make: AUTO_APPROVE=1)"
+        )
+    if input(f"{question}: ").strip() != env:
+        raise UsageError(f"{env}: not confirmed; nothing done")
+
+
+def destroy(env: str, yes: bool = False) -> None:
+    ctx = context()
+    require_env(env)
+    if not ctx.project.environment_file(env).exists() and ctx.store.get(env) is None:
+        config.load_environment(ctx.project, env)  # the unknown-env error, with suggestions
+    ask(env, yes, "destroy", f"Destroy '{env}' and everything in its state? Type its name")
+    leftovers = lifecycle.destroy(ctx, env)
+    if leftovers:
+        raise EphemeraError(f"{env}: destroy left resources behind: {', '.join(leftovers)}")
+
+
+def status(as_json: bool = False) -> None:
+    ctx = context()
+    rows = status_rows(ctx.project, ctx.store, ctx.clock())
+    if as_json:
+        print_json([row.to_json() for row in rows])
+    else:
+        print(format_table(rows))
+
+
+def outputs(env: str, as_json: bool = True) -> None:
+    ctx = context()
+    require_env(env)
+    lease = ctx.store.get(env)
+    if lease is None:
+        config.load_environment(ctx.project, env)
+        raise UsageError(f"{env}: not deployed (no lease); run 'make deploy ENV={env}'")
+    if as_json:
+        print_json(lease.outputs)
+    else:
+        for key, value in sorted(lease.outputs.items()):
+            print(f"{key} = {json.dumps(value)}")
+
+
+def history(env: str, as_json: bool = False) -> None:
+    ctx = context()
+    runs = ctx.store.runs(require_env(env))
+    if as_json:
+        print_json([run.__dict__ for run in runs])
+        return
+    if not runs:
+        print(f"{env}: no runs recorded")
+    for run in runs:
+        counts = f"+{run.added} ~{run.changed} -{run.destroyed}"
+        detail = f"  {run.detail}" if run.detail else ""
+        started = run.started_at.isoformat(timespec="seconds")
+        print(f"{started}  {run.op:<8} {run.result:<11} {counts:<10} {run.actor}  {run.id}{detail}")
+
+
+def unlock(env: str, yes: bool = False) -> None:
+    ctx = context()
+    lock = lifecycle.find_lock(ctx, require_env(env))
+    if lock is None:
+        print(f"{env}: the state is not locked")
+        return
+    print(
+        f"{env}: locked by {lock.get('Who', '?')} ({lock.get('Operation', '?')} since "
+        f"{lock.get('Created', '?')}, id {lock.get('ID', '?')})"
+    )
+    ask(env, yes, "force-unlock", "Release this lock? Only if that run is dead. Type the env name")
+    lifecycle.force_unlock(ctx, env, lock["ID"])
+
+
+def extend_ttl(env: str, hours_text: str, reason: str = "") -> None:
+    ctx = context()
+    environment = config.load_environment(ctx.project, require_env(env))
+    hours = parse_count("--hours", hours_text) or 0
+    if hours <= 0:
+        raise UsageError(f"{env}: --hours must be a positive whole number, got {hours_text!r}")
+    if hours > environment.max_ttl.total_seconds() / 3600:
+        raise UsageError(f"{env}: --hours {hours} is longer than max_ttl; nothing changed")
+    now = ctx.clock()
+    lease = extend(
+        ctx.store,
+        env,
+        hours,
+        now=now,
+        max_ttl=environment.max_ttl,
+        actor=current_actor(),
+        reason=reason,
+    )
+    assert lease.expires_at is not None
+    remaining = format_remaining(lease.expires_at - now)
+    print(f"{env}: expires {lease.expires_at.isoformat(timespec='minutes')} (in {remaining})")
+
+
+def ttl_sweep(dry_run: bool = False, max_destroys_text: str = "", as_json: bool = False) -> None:
+    """The local janitor: destroy what expired (in-process), warn what is about to."""
+    max_destroys = parse_count("--max-destroys", max_destroys_text)
+    ctx = context(progress_to_stderr=as_json)
+    project = ctx.project
+    summary = sweep(
+        ctx.store,
+        now=ctx.clock(),
+        dispatcher=LocalDispatcher(
+            lambda name: lifecycle.destroy(ctx, name, reason="expired: ttl ran out", janitor=True)
+        ),
+        notifier=RoutingNotifier(lambda name: session.notifier(project, name)),
+        settings=SweepSettings(
+            ladders=lambda name: config.load_environment(project, name).warnings,
+            warning_horizon=_warning_horizon(project),
+            resource_count=lambda lease: lifecycle.count_local_state(project, lease.env),
+            env_exists=lambda name: project.environment_file(name).exists(),
+            dry_run=dry_run,
+            max_destroys=max_destroys,
+        ),
+    )
+    print(summary.to_json() if as_json else format_summary(summary))
+    if not summary.ok:
+        raise EphemeraError(
+            "ttl sweep: some environments failed (see above)", exit_code=EXIT_FAILED
+        )
+
+
+def _warning_horizon(project: Project) -> timedelta:
+    """The longest warning rung of any environment (or the default ladder)."""
+    longest = max(DEFAULT_LADDER)
+    for name in project.known_environments():
+        try:
+            ladder = parse_ladder(config.load_environment(project, name).warnings)
+        except EphemeraError:
+            continue
+        longest = max(longest, *ladder)
+    return longest
+
+
+def parse_count(option: str, text: str, *, allow_empty: bool = True) -> int | None:
+    """A whole number ≥ 0 from a CLI option; empty means 'not given'."""
+    if not text.strip() and allow_empty:
+        return None
+    if not text.strip().isdigit():
+        raise UsageError(f"{option}: expected a whole number ≥ 0, got {text!r}")
+    return int(text)
+
+
+def lambda_package() -> None:
+    from ephemera.janitor.package import build_package
+
+    project = Project.discover()
+    print(f"wrote {project.relative(build_package(project.root))}")
+
+
+def policy_scan(path: str = "") -> None:
+    from ephemera.gate.policy import format_result
+    from ephemera.gate.static import scan_static
+
+    project = Project.discover()
+    result = scan_static(project, project.root / path if path else None)
+    print(format_result(result))
+    if not result.ok:
+        raise EphemeraError(f"policy-scan: {len(result.failed)} check(s) failed")
+
+
+def ci_plan(base: str, head: str, jobs_text: str, output: str, matrix: bool) -> int:
+    from ephemera import ci
+
+    jobs = parse_count("--jobs", jobs_text, allow_empty=False) or 1
+    return ci.plan_command(base, head, jobs, output, matrix)
+
+
+def ci_apply(base: str, head: str, env: str) -> int:
+    from ephemera import ci
+
+    return ci.apply_command(base, head, env)

@@ -1,0 +1,84 @@
+"""Environment documents: one file loaded strictly, `_defaults.yaml` (cached per file
+version), the deep merge of the two, and where each key of the merge came from."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ephemera.config import yamlload
+from ephemera.config.yamlload import Document, KeyPath, format_path
+from ephemera.errors import Problem
+from ephemera.project import Project
+
+
+def load_document(path: Path, display: str | None = None) -> Document:
+    """One environment (or defaults) file, loaded strictly with the line of every
+    key; the top level must be a mapping. Raises ValidationError."""
+    return yamlload.load(Path(path), display, require_mapping=True)
+
+
+_DEFAULTS: dict[Path, tuple[int, int, Document]] = {}
+
+
+def load_defaults(project: Project) -> Document | None:
+    """environments/_defaults.yaml (None when absent), cached per file version."""
+    path = project.defaults_file
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None
+    cached = _DEFAULTS.get(path)
+    if cached is not None and cached[:2] == (stat.st_mtime_ns, stat.st_size):
+        return cached[2]
+    doc = load_document(path, project.relative(path))
+    _DEFAULTS[path] = (stat.st_mtime_ns, stat.st_size, doc)
+    return doc
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """`override` over `base`: mappings merge recursively, anything else (lists
+    included) is replaced. Neither argument is modified; the result shares nothing
+    with `base`."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+@dataclass
+class SourceFiles:
+    """The two files behind a merged document, to place problems at their lines."""
+
+    env: Document
+    defaults: Document | None
+
+    def locate(self, path: KeyPath) -> tuple[str, int]:
+        """The file and line of `path`, or of its closest parent present in a file.
+        The environment file wins where both have the key (as in the merge)."""
+        path = tuple(path)
+        for n in range(len(path), 0, -1):
+            prefix = path[:n]
+            line = self.env.lines.get(prefix)
+            if line is not None:
+                return self.env.display, line
+            if self.defaults is not None:
+                line = self.defaults.lines.get(prefix)
+                if line is not None:
+                    return self.defaults.display, line
+        return self.env.display, self.env.lines.get((), 1)
+
+    def problem(self, path: KeyPath, message: str) -> Problem:
+        file, line = self.locate(path)
+        return Problem(file, line, format_path(path), message)
+
+    def defaults_problem(self, path: KeyPath, message: str) -> Problem:
+        """A problem that belongs to _defaults.yaml (when there is one)."""
+        if self.defaults is None:
+            return self.problem(path, message)
+        return self.defaults.problem(path, message)

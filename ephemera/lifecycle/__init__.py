@@ -1,0 +1,47 @@
+"""The lifecycle of an environment: plan, deploy, destroy, and its state lock.
+
+context    what every operation needs; an environment's Terraform runner
+plan       validate → render → init → plan (saved with its inputs' digest) → gate report
+deploy     plan → gate → lease deploying → apply the saved plan → lease active
+destroy    terraform destroy, verified empty, then the lease
+statelock  who holds the state lock; force-unlock
+"""
+
+from ephemera.lifecycle.context import Context, terraform_for
+from ephemera.lifecycle.deploy import DeployResult, apply_saved_plan, deploy, read_outputs
+from ephemera.lifecycle.destroy import count_local_state, destroy, state_resources
+from ephemera.lifecycle.plan import (
+    PLAN_FILE,
+    PLAN_JSON,
+    PlanSummary,
+    init,
+    make_plan,
+    plan,
+    prepare,
+    run_gate,
+    summarize_plan,
+)
+from ephemera.lifecycle.statelock import find_lock, force_unlock
+
+__all__ = [
+    "PLAN_FILE",
+    "PLAN_JSON",
+    "Context",
+    "DeployResult",
+    "PlanSummary",
+    "apply_saved_plan",
+    "count_local_state",
+    "deploy",
+    "destroy",
+    "find_lock",
+    "force_unlock",
+    "init",
+    "make_plan",
+    "plan",
+    "prepare",
+    "read_outputs",
+    "run_gate",
+    "state_resources",
+    "summarize_plan",
+    "terraform_for",
+]

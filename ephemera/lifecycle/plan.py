@@ -1,0 +1,120 @@
+"""Validate, render, init and plan an environment; the gate reports on the plan.
+
+A plan is saved (`plan.bin`, `plan.json`, both 0600) with the digest of the rendered
+inputs it was made from, so apply can refuse a plan whose inputs changed since.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from ephemera import config, gate
+from ephemera.config import stackvars
+from ephemera.environment import Environment
+from ephemera.lifecycle.context import Context, terraform_for
+from ephemera.runs import recorded_run
+from ephemera.terraform.render import Rendered, render, write_private
+
+PLAN_FILE = "plan.bin"
+PLAN_JSON = "plan.json"
+PLAN_DIGEST = "plan.sha256"
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    env: str
+    added: int
+    changed: int
+    destroyed: int
+    plan_json: Path
+    digest: str
+    resources: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.added or self.changed or self.destroyed)
+
+    def counts_text(self) -> str:
+        return f"+{self.added} ~{self.changed} -{self.destroyed}"
+
+
+def prepare(ctx: Context, name: str) -> tuple[Environment, Rendered]:
+    """Validate and render: nothing is written unless the environment is valid."""
+    env = config.load_environment(ctx.project, name)
+    declared = set(stackvars.read_stack_variables(ctx.project.stack_dir(env.stack)))
+    return env, render(env, ctx.project, declared)
+
+
+def init(ctx: Context, rendered: Rendered, log: IO[str]) -> None:
+    ctx.say(f"==> {rendered.env}: terraform init")
+    terraform_for(ctx, rendered.env).run(
+        ["init", "-input=false", "-no-color", f"-backend-config={rendered.backend_config}"],
+        cwd=rendered.root_dir,
+        log=log,
+        quiet=True,
+        where=f"{rendered.env}: init",
+    )
+
+
+def make_plan(
+    ctx: Context, rendered: Rendered, log: IO[str], *, destroy: bool = False
+) -> PlanSummary:
+    """terraform plan -out plan.bin, then show -json → plan.json (both 0600)."""
+    ctx.say(f"==> {rendered.env}: terraform plan{' -destroy' if destroy else ''}")
+    terraform = terraform_for(ctx, rendered.env)
+    plan_file = rendered.work_dir / PLAN_FILE
+    args = [
+        "plan",
+        "-input=false",
+        "-no-color",
+        f"-out={plan_file}",
+        f"-var-file={rendered.tfvars}",
+    ]
+    if destroy:
+        args.append("-destroy")
+    terraform.run(args, cwd=rendered.root_dir, log=log, where=f"{rendered.env}: plan")
+    plan_file.chmod(0o600)
+    shown = terraform.run(
+        ["show", "-json", "-no-color", str(plan_file)],
+        cwd=rendered.root_dir,
+        quiet=True,
+        where=f"{rendered.env}: show",
+    )
+    plan_json = rendered.work_dir / PLAN_JSON
+    write_private(plan_json, shown.stdout)
+    write_private(rendered.work_dir / PLAN_DIGEST, rendered.digest + "\n")
+    return summarize_plan(rendered.env, json.loads(shown.stdout), plan_json, rendered.digest)
+
+
+def summarize_plan(env: str, plan: dict[str, Any], plan_json: Path, digest: str) -> PlanSummary:
+    added = changed = destroyed = 0
+    for change in plan.get("resource_changes", []):
+        actions = change.get("change", {}).get("actions", [])
+        added += "create" in actions
+        destroyed += "delete" in actions
+        changed += actions == ["update"]
+    return PlanSummary(
+        env, added, changed, destroyed, plan_json, digest, plan.get("resource_changes", [])
+    )
+
+
+def plan(ctx: Context, name: str) -> tuple[PlanSummary, gate.GateResult]:
+    """Plan and report what the gate says (policy, cost); applies nothing."""
+    env, rendered = prepare(ctx, name)
+    with recorded_run(ctx.project, ctx.store, env.name, "plan", ctx.clock) as run:
+        init(ctx, rendered, run.log)
+        summary = make_plan(ctx, rendered, run.log)
+        run.counts(summary.added, summary.changed, summary.destroyed)
+        checked = run_gate(ctx, env, summary)
+    ctx.say(f"==> {env.name}: plan {summary.counts_text()} (saved {summary.plan_json})")
+    return summary, checked
+
+
+def run_gate(ctx: Context, env: Environment, summary: PlanSummary) -> gate.GateResult:
+    ctx.say(f"==> {env.name}: policy gate and cost")
+    checked = gate.evaluate(ctx.project, env, summary.plan_json)
+    ctx.say(gate.report(env, checked))
+    return checked

@@ -1,0 +1,76 @@
+"""The wiring a command runs with: the project, its lease store, the clock and the
+notifiers, chosen from the project's configuration and the process environment.
+
+One place, used by the CLI's commands and by CI's entry points, so both open the
+same store (DynamoDB when `_defaults.yaml` names `aws.lease_table`, else SQLite)
+and honour the same `EPHEMERA_NOW`.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+
+from ephemera import config, lifecycle
+from ephemera.durations import Clock, system_clock
+from ephemera.errors import EphemeraError, UsageError
+from ephemera.janitor.notify import Notifier, notifier_for
+from ephemera.leases import LeaseStore, SqliteLeaseStore
+from ephemera.project import Project
+from ephemera.terraform.runner import echo_stderr, echo_stdout
+
+
+def context(progress_to_stderr: bool = False) -> lifecycle.Context:
+    """Progress (Terraform's output, `==>` steps) goes to stdout, or to stderr when
+    stdout carries JSON for a script."""
+    project = Project.discover()
+    project.ensure_home()
+    echo = echo_stderr if progress_to_stderr else echo_stdout
+    return lifecycle.Context(
+        project=project, store=open_store(project), clock=cli_clock(), echo=echo
+    )
+
+
+def cli_clock() -> Clock:
+    """The system clock, or the fixed moment EPHEMERA_NOW names (rehearsals, tests)."""
+    fixed = os.environ.get("EPHEMERA_NOW")
+    if not fixed:
+        return system_clock
+    try:
+        moment = datetime.fromisoformat(fixed)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise UsageError(f"EPHEMERA_NOW: {fixed!r} is not an ISO-8601 time with a UTC offset")
+    return lambda: moment
+
+
+def open_store(project: Project) -> LeaseStore:
+    """DynamoDB when `_defaults.yaml` names `aws.lease_table` (leases shared by CI, the
+    janitor Lambda and every machine), else SQLite in `.ephemera/leases.db`."""
+    defaults = config.load_defaults(project)
+    aws = (defaults.data.get("aws") if defaults else None) or {}
+    table = aws.get("lease_table") if isinstance(aws, dict) else None
+    if not table:
+        return SqliteLeaseStore(project.leases_db)
+    import boto3  # only the shared store needs it
+
+    from ephemera.leases.dynamodb import DynamoLeaseStore
+
+    session = boto3.Session(region_name=aws.get("region") or None)
+    if session.region_name is None:
+        raise UsageError(
+            f"{project.relative(project.defaults_file)}: aws.region: needed to reach the "
+            f"lease table {table} (or set AWS_REGION)"
+        )
+    return DynamoLeaseStore.from_session(session, table)
+
+
+def notifier(project: Project, name: str) -> Notifier:
+    """The env's notify block; for an orphan (file deleted), the console."""
+    log_path = project.home / "notifications.log"
+    try:
+        settings = config.load_environment(project, name).notify
+    except EphemeraError:
+        settings = {"console": True}
+    return notifier_for(settings, log_path=log_path, where=f"{name}: notify")

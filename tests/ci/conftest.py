@@ -1,0 +1,20 @@
+"""Fixtures of the CI tests: no inherited Ephemera settings; a fixture repository."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.ci.builder import FixtureRepo, make_repo
+
+
+@pytest.fixture(autouse=True)
+def _isolated(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("EPHEMERA_HOME", "EPHEMERA_ROOT", "GITHUB_ACTIONS", "AUTO_APPROVE"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> FixtureRepo:
+    return make_repo(tmp_path / "repo", svc=6, api=6)

@@ -1,0 +1,251 @@
+"""ci-plan (ephemera.ci.plan).
+
+The unit tests replace Terraform and checkov with fakes to check the
+orchestration: parallel plans, init serialized per stack, output grouped per
+environment, one batched policy call, the comment, the exit code. The
+integration test runs real Terraform (terraform_data stacks) and real checkov.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ephemera import ci
+from ephemera.ci.comment import MARKER, NO_CHANGES
+from ephemera.ci.plan import InitLocks
+from ephemera.errors import UsageError
+from tests.fixtures.ci.builder import FixtureRepo, api_text, make_repo, svc_text
+
+from .helpers import FakeTerraform, edit, real_checkov, run_plan, table_rows
+
+# -------------------------------------------------------------- unit tests
+
+
+def test_init_locks_serialize_per_stack_and_the_first_init_globally() -> None:
+    locks = InitLocks()
+    events: list[tuple[str, str]] = []
+    guard = threading.Lock()
+
+    def work(stack: str, name: str) -> None:
+        with locks.hold(stack):
+            with guard:
+                events.append(("start", name))
+            time.sleep(0.05)
+            with guard:
+                events.append(("end", name))
+
+    def overlapping(names: set[str]) -> bool:
+        running: set[str] = set()
+        for kind, name in events:
+            if kind == "start":
+                running.add(name)
+                if len(running & names) > 1:
+                    return True
+            else:
+                running.discard(name)
+        return False
+
+    # Cold: the first inits of two stacks never overlap.
+    threads = [threading.Thread(target=work, args=(s, s + "-1")) for s in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not overlapping({"a-1", "b-1"})
+    # Warm: two stacks overlap; one stack never does.
+    events.clear()
+    threads = [
+        threading.Thread(target=work, args=(stack, f"{stack}-{n}"))
+        for stack in ("a", "b")
+        for n in (2, 3)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not overlapping({"a-2", "a-3"}) and not overlapping({"b-2", "b-3"})
+    assert overlapping({"a-2", "a-3", "b-2", "b-3"})
+
+
+def test_ci_plan_orchestration(repo: FixtureRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = FakeTerraform(failing_policy={"api-02"}).install(monkeypatch)
+    base = repo.git("rev-parse", "HEAD")
+    edit(repo, "templates/terraform.tfvars.j2", "Do not edit", "Never edit")  # all 12
+    repo.remove("environments/svc-05.yaml")
+    repo.commit()
+    code, emitted, comment = run_plan(repo, base, jobs=4)
+
+    assert code == 1  # api-02 failed the policy gate
+    # init never ran twice at once for one stack, but different stacks overlapped.
+    assert dict(fake.max_active) == {"ci-fixture": 1, "local-mock-api": 1}
+    assert fake.max_total == 2
+    # One batched policy call over every plan.
+    assert len(fake.policy_calls) == 1
+    assert sorted(fake.policy_calls[0]) == sorted(
+        [*(f"svc-{i:02d}" for i in range(5)), *(f"api-{i:02d}" for i in range(6))]
+    )
+    # Each environment's output is one block holding only its own lines.
+    blocks = [b for b in emitted if b.startswith("----- ") and "policy gate" not in b]
+    assert len(blocks) == 11
+    for block in blocks:
+        env = block.split()[1]
+        body = block.splitlines()[1:-1]
+        assert body and all(line.startswith(env + " ") for line in body), block
+        assert [line for line in body if " init " in line] == [f"{env} init {i}" for i in range(4)]
+    # The comment: every environment, the failure, the destroy.
+    rows = table_rows(comment)
+    assert len(rows) == 12
+    assert "❌ failed: CKV_EPH_6" in rows["api-02"]
+    assert "+2 ~1 -0" in rows["svc-00"] and "✅ passed" in rows["svc-00"]
+    assert "**destroy**" in rows["svc-05"]
+    assert comment.startswith(MARKER)
+    # Artifacts: text and JSON, never the saved plan.
+    ci_dir = repo.root / ".ephemera" / "ci"
+    names = {p.name for p in ci_dir.iterdir()}
+    assert {"results.json", "plan-comment.md", "svc-00.plan.txt", "svc-00.json"} <= names
+    assert not any(n.endswith(".bin") or n == "plan.json" for n in names)
+    results = json.loads((ci_dir / "results.json").read_text())
+    assert results["head"] == repo.git("rev-parse", "HEAD")
+    by_env = {r["env"]: r for r in results["environments"]}
+    assert by_env["api-02"]["failed"] is True
+    assert by_env["api-02"]["policy"]["failed"][0]["check_id"] == "CKV_EPH_6"
+    assert by_env["svc-05"]["action"] == "destroy"
+
+
+def test_ci_plan_passes_and_groups_for_github(
+    repo: FixtureRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    FakeTerraform().install(monkeypatch)
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    base = repo.git("rev-parse", "HEAD")
+    edit(repo, "environments/svc-01.yaml", "ttl: 4h", "ttl: 2h")
+    repo.commit()
+    code, emitted, comment = run_plan(repo, base)
+    assert code == 0
+    assert any(b.startswith("::group::svc-01 (update: settings: ttl)") for b in emitted)
+    for block in (b for b in emitted if b.startswith("::group::")):
+        lines = block.splitlines()
+        assert lines[1].startswith("::stop-commands::") and lines[-1] == "::endgroup::"
+        assert lines[-2] == "::" + lines[1].removeprefix("::stop-commands::") + "::"
+    assert list(table_rows(comment)) == ["svc-01"]
+    assert "2h after apply" in comment
+
+
+def test_ci_plan_reports_invalid_environments(
+    repo: FixtureRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeTerraform().install(monkeypatch)
+    base = repo.git("rev-parse", "HEAD")
+    edit(repo, "environments/svc-02.yaml", "replicas: 1", "replicas: many")
+    edit(repo, "environments/svc-03.yaml", "ttl: 4h", "ttl: 5h")
+    repo.commit()
+    code, _, comment = run_plan(repo, base)
+    assert code == 1
+    rows = table_rows(comment)
+    assert "❌ invalid" in rows["svc-02"] and "✅ passed" in rows["svc-03"]
+    assert "environments/svc-02.yaml:" in comment and "replicas" in comment
+    assert list(fake.policy_calls[0]) == ["svc-03"]
+
+
+def test_ci_plan_refuses_an_environment_over_its_budget(
+    repo: FixtureRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ephemera.gate import cost
+
+    FakeTerraform().install(monkeypatch)
+
+    def pricey(plan: Any, region: Any, ttl: Any, **kwargs: Any) -> cost.CostEstimate:
+        hours = ttl.total_seconds() / 3600
+        return cost.CostEstimate(2.5 * hours, 2.5, [], hours, region, "aws")
+
+    monkeypatch.setattr(cost, "estimate", pricey)
+    base = repo.git("rev-parse", "HEAD")
+    edit(repo, "environments/svc-01.yaml", "ttl: 4h", "ttl: 4h\nbudget: 5")
+    edit(repo, "environments/svc-02.yaml", "ttl: 4h", "ttl: 4h\nbudget: 50")
+    repo.commit()
+    code, emitted, comment = run_plan(repo, base)
+    assert code == 1
+    rows = table_rows(comment)
+    assert "$10.00 over 4h ❌ over the $5.00 budget" in rows["svc-01"]
+    assert "$10.00 over 4h |" in rows["svc-02"]
+    assert "exceeds the budget of $5.00" in comment
+    assert "❌ **1 failed**: `svc-01`" in comment
+
+
+def test_ci_plan_with_nothing_affected(repo: FixtureRepo, tmp_path: Path) -> None:
+    base = repo.git("rev-parse", "HEAD")
+    repo.write("README.md", "docs only\n")
+    repo.commit()
+    output = tmp_path / "out" / "comment.md"
+    emitted: list[str] = []
+    code = ci.ci_plan(repo.root, base, output=output, emit=emitted.append)
+    assert code == 0
+    text = output.read_text()
+    assert text.startswith(MARKER) and NO_CHANGES in text
+    results = json.loads((repo.root / ".ephemera" / "ci" / "results.json").read_text())
+    assert results["environments"] == []
+
+
+def test_ci_plan_needs_head_checked_out(repo: FixtureRepo) -> None:
+    base = repo.git("rev-parse", "HEAD")
+    edit(repo, "environments/svc-01.yaml", "ttl: 4h", "ttl: 2h")
+    repo.commit()
+    repo.git("checkout", "-q", "--detach", base)
+    with pytest.raises(UsageError, match="check out main first"):
+        ci.ci_plan(repo.root, base, "main", emit=lambda _: None)
+
+
+def test_plan_command_matrix(repo: FixtureRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    base = repo.git("rev-parse", "HEAD")
+    repo.remove("environments/api-01.yaml")
+    repo.commit()
+    monkeypatch.setenv("EPHEMERA_ROOT", str(repo.root))
+    out = io.StringIO()
+    assert ci.plan_command(base, matrix=True, out=out) == 0
+    assert json.loads(out.getvalue()) == {"include": [{"env": "api-01", "action": "destroy"}]}
+    with pytest.raises(UsageError, match="missing --base"):
+        ci.plan_command("")
+
+
+# --------------------------------------------------------- integration tests
+
+
+@pytest.mark.integration
+def test_ci_plan_with_real_terraform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_checkov(monkeypatch)
+    repo = make_repo(tmp_path / "repo", svc=3, api=0, policies=True)
+    base = repo.git("rev-parse", "HEAD")
+    edit(repo, "environments/svc-00.yaml", "replicas: 1", "replicas: 3")  # update
+    repo.remove("environments/svc-02.yaml")  # destroy
+    repo.write("environments/svc-03.yaml", svc_text("svc-03", 3))  # create
+    text = api_text("api-00", 0).replace("  port:", "  bind_address: 0.0.0.0\n  port:")
+    repo.write("environments/api-00.yaml", text)  # create, fails the policy gate
+    repo.commit()
+
+    code, emitted, comment = run_plan(repo, base, jobs=2)
+    assert code == 1, "\n".join(emitted)
+    rows = table_rows(comment)
+    assert sorted(rows) == ["api-00", "svc-00", "svc-02", "svc-03"]
+    assert rows["svc-00"].startswith("| `svc-00` | ci-fixture | update | +3 ~0 -0 | ✅ passed")
+    assert "| $0.00 over 4h | 4h after apply" in rows["svc-00"]
+    assert rows["svc-03"].startswith("| `svc-03` | ci-fixture | create | +2 ~0 -0 | ✅ passed")
+    assert "❌ failed: CKV_EPH_6" in rows["api-00"]
+    assert "**destroy**" in rows["svc-02"]
+    assert "module.service.terraform_data.replica[2] will be created" in comment
+    plan_txt = repo.root / ".ephemera" / "ci" / "svc-00.plan.txt"
+    assert "Plan: 3 to add, 0 to change, 0 to destroy." in plan_txt.read_text()
+
+    # Without the failing environment the same change passes.
+    repo.remove("environments/api-00.yaml")
+    repo.commit()
+    code, emitted, comment = run_plan(repo, base, jobs=2)
+    assert code == 0, "\n".join(emitted)
+    assert sorted(table_rows(comment)) == ["svc-00", "svc-02", "svc-03"]

