@@ -90,9 +90,10 @@ validate: $(STAMP) ## Validate every environment file (or ENV=<name>)
 schema: $(STAMP) ## Regenerate schemas/stacks/*.schema.json from the stacks' variables.tf
 	@$(INV) schema
 
-lint: $(STAMP) ## Run ruff
+lint: $(STAMP) ## Run ruff and the import contracts (lint-imports, pyproject.toml)
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/lint-imports --no-cache --no-logo
 
 test: $(STAMP) $(CHECKOV_STAMP) ## Run ruff and the whole test suite
 	@$(MAKE) --no-print-directory lint

@@ -37,7 +37,7 @@ cache of the other revision. Instead each revision lives in its own directory
 (`<tmp>/<label>/repo`, runtime home `<tmp>/<label>/home`), and the fingerprint
 replaces those two directories with fixed placeholders (`@PROJECT_ROOT@`,
 `@EPHEMERA_HOME@`) before hashing. The digest therefore does not depend on
-where a revision was checked out; `tests/test_changes.py` checks this by
+where a revision was checked out; `tests/ci/test_changes.py` checks this by
 fingerprinting one revision at two different paths.
 
 By default the base is the merge base of `base` and `head` (what a pull request

@@ -1,6 +1,6 @@
 """checkov as a subprocess: finding it, its offline environment, running it, its JSON.
 
-The one place that starts checkov. `ephemera.policy` builds on it (plan scans,
+The one place that starts checkov. `ephemera.gate.policy` builds on it (plan scans,
 the static scan of `invoke policy-scan`, with the custom checks of `policies/`),
 and the tests of `terraform/` read the static scan through `policy`.
 

@@ -1,7 +1,7 @@
 """The policy gate: checkov on plan.json files with the project's custom checks.
 
 checkov runs in its own virtualenv as a subprocess, fully offline, through
-`ephemera.checkov` (finding it, its environment, its JSON). Its JSON report is
+`ephemera.gate.checkov` (finding it, its environment, its JSON). Its JSON report is
 parsed, never grepped.
 
 Several environments are checked by one checkov process (`check_plans`): each
@@ -11,7 +11,7 @@ skipped; skips are applied when mapping back, so a skipped failure is still
 shown, as skipped, with its reason and where the skip is:
 
 - "in code": a `#checkov:skip=ID:reason` comment in the resource's block in the
-  stack or its modules (`ephemera.codeskips`; a plan.json carries no comments,
+  stack or its modules (`ephemera.gate.skips`; a plan.json carries no comments,
   so checkov cannot see them itself);
 - "policy.skip": the environment file's `policy.skip` list (by check ID).
 

@@ -4,7 +4,7 @@ checkov honours these comments when it scans Terraform source, but a plan.json
 carries no comments: every failure the code skips with a reason would stop the
 deploy. `find_code_skips` reads the skip comments inside the `resource "TYPE"
 "NAME" { … }` blocks of a stack and of the local modules it calls (the module tree
-of `ephemera.stackfiles.module_tree`; an environment's snapshot under
+of `ephemera.terraform.stackfiles.module_tree`; an environment's snapshot under
 `.ephemera/work/<env>/tf/` has the same layout), and `CodeSkips.match` finds the one
 that covers a plan finding:
 
@@ -20,7 +20,7 @@ that covers a plan finding:
 
 A skip comment without a reason is ignored here (policy skips need a reason; the
 static checks of terraform/ reject such comments). `parse_skip` / `inline_skips` are
-the one reading of skip comments, shared with those static checks (ephemera.tfstatic).
+the one reading of skip comments, shared with those static checks (tests/support/tfstatic.py).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from ephemera.project import Project
 from ephemera.terraform import hclscan
 from ephemera.terraform.stackfiles import module_tree
 
-# The one reading of a skip comment's text, here and in ephemera.tfstatic.
+# The one reading of a skip comment's text, here and in tests/support/tfstatic.py.
 SKIP_COMMENT = re.compile(r"checkov:skip=(?P<id>[A-Za-z0-9_]+)(?::(?P<reason>[^\n]*))?")
 _INSTANCE_KEY = re.compile(r'\[(?:"(?:[^"\\]|\\.)*"|[^\]"]*)\]')
 

