@@ -1,0 +1,141 @@
+"""What Ephemera knows about a stack beyond its variables.tf:
+`terraform/stacks/<stack>/stack.yaml`, the one documented place a stack declares
+
+    runtime: terraform_data.mock_api        # the resource that *is* the running
+                                            # environment (replaced when it is unhealthy)
+    pre_destroy:                            # steps run before `terraform destroy`
+      - action: ecs_scale_to_zero           # one of ACTIONS, with its parameters
+        cluster_output: cluster
+        service_output: service
+        timeout: 10m
+
+The file is optional (no runtime, no steps). It is loaded strictly (yamlload) and
+checked against a JSON Schema with `additionalProperties: false`; every problem is
+`terraform/stacks/<stack>/stack.yaml:<line>: <key>: <message>` (exit 2). Actions are
+names of Python functions Ephemera runs (`ephemera.lifecycle`), never commands: no
+value of this file reaches a shell.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+
+from ephemera.config import yamlload
+from ephemera.durations import DURATION_PATTERN
+from ephemera.errors import ValidationError
+
+MANIFEST = "stack.yaml"
+ADDRESS_PATTERN = (
+    r"^(module\.[A-Za-z_][A-Za-z0-9_-]*\.)*[A-Za-z_][A-Za-z0-9_-]*\.[A-Za-z_][A-Za-z0-9_-]*$"
+)
+OUTPUT_NAME = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_-]*$"}
+
+# action name → the JSON Schema of its parameters (beside `action`)
+ACTIONS: dict[str, dict[str, Any]] = {
+    "ecs_scale_to_zero": {
+        "description": "Set the ECS service's desired count to 0 and wait (bounded) until "
+        "its running tasks have drained.",
+        "properties": {
+            "cluster_output": {**OUTPUT_NAME, "description": "Stack output naming the cluster."},
+            "service_output": {**OUTPUT_NAME, "description": "Stack output naming the service."},
+            "timeout": {
+                "type": "string",
+                "pattern": DURATION_PATTERN,
+                "description": "How long to wait for the tasks to drain (default 10m).",
+            },
+        },
+        "required": ["cluster_output", "service_output"],
+    },
+}
+
+SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "Ephemera stack manifest",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "runtime": {
+            "type": "string",
+            "pattern": ADDRESS_PATTERN,
+            "description": "Address of the resource that is the running environment.",
+        },
+        "pre_destroy": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["action"],
+                "properties": {"action": {"enum": sorted(ACTIONS)}},
+                "allOf": [
+                    {
+                        "if": {"properties": {"action": {"const": name}}},
+                        "then": {
+                            "properties": {"action": True, **spec["properties"]},
+                            "required": spec["required"],
+                            "additionalProperties": False,
+                        },
+                    }
+                    for name, spec in ACTIONS.items()
+                ],
+            },
+        },
+    },
+}
+_VALIDATOR = Draft202012Validator(SCHEMA)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One pre-destroy step: an action of ACTIONS and its parameters."""
+
+    action: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StackManifest:
+    runtime: str | None = None
+    pre_destroy: tuple[Step, ...] = ()
+
+
+def load_manifest(stack_dir: Path, display: str | None = None) -> StackManifest:
+    """The manifest of the stack in `stack_dir` (an empty one when it has none);
+    ValidationError with every problem of the file."""
+    path = Path(stack_dir) / MANIFEST
+    if not path.is_file():
+        return StackManifest()
+    doc = yamlload.load(path, display or f"terraform/stacks/{path.parent.name}/{MANIFEST}")
+    problems = {
+        doc.problem(path, message)
+        for error in _VALIDATOR.iter_errors(doc.data)
+        for path, message in _messages(error)
+    }
+    if problems:
+        raise ValidationError(sorted(problems))
+    steps = tuple(
+        Step(item["action"], {k: v for k, v in item.items() if k != "action"})
+        for item in doc.data.get("pre_destroy") or []
+    )
+    return StackManifest(runtime=doc.data.get("runtime"), pre_destroy=steps)
+
+
+def _messages(error: Any) -> list[tuple[tuple[str | int, ...], str]]:
+    """(key path, message) pairs for one schema error."""
+    path = tuple(error.absolute_path)
+    if error.validator == "additionalProperties":
+        known = ", ".join(sorted(error.schema.get("properties", {})))
+        extra = [key for key in error.instance if key not in error.schema.get("properties", {})]
+        return [((*path, key), f"unknown key; allowed: {known}") for key in extra]
+    if error.validator == "enum":
+        return [(path, f"unknown action {error.instance!r}; known: {', '.join(sorted(ACTIONS))}")]
+    if error.validator == "pattern" and error.validator_value == ADDRESS_PATTERN:
+        return [(path, f"{error.instance!r} is not a resource address like terraform_data.x")]
+    if error.validator == "pattern" and error.validator_value == DURATION_PATTERN:
+        return [(path, f"{error.instance!r} is not a duration like 30m, 8h or 2d")]
+    if error.validator == "required":
+        missing = [key for key in error.validator_value if key not in error.instance]
+        return [((*path, key), "required key missing") for key in missing]
+    return [(path, error.message)]
