@@ -32,6 +32,7 @@ class StatusRow:
     next_attempt_at: str | None = None
     cost_so_far_usd: float | None = None
     cost_remaining_usd: float | None = None
+    holder: str | None = None  # the run holding a deploying/destroying lease
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -76,6 +77,7 @@ def _row(
         reason=lease.status_reason,
         changed_at=lease.status_changed_at.isoformat() if lease.status_changed_at else None,
         next_attempt_at=lease.next_attempt_at.isoformat() if lease.next_attempt_at else None,
+        holder=lease.holder.describe() if lease.holder else None,
         **(_costs(project, lease, now) if live else {}),
     )
 
