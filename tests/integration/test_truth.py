@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import urllib.request
@@ -238,3 +239,30 @@ def test_the_documented_shapes_are_valid_schemas() -> None:
     for title in ("drift --json", "reconcile --json"):
         jsonschema.Draft202012Validator.check_schema(documented_schema(title))
     assert Path(REPO_ROOT / "docs" / "lifecycle.md").is_file()
+
+
+def test_the_local_stack_refuses_files_outside_the_project(tmp_path: Path) -> None:
+    """Terraform's own check, for whoever plans the stack without Ephemera's validate."""
+    from ephemera.terraform.runner import Terraform
+
+    stack = tmp_path / "stack"
+    shutil.copytree(REPO_ROOT / "terraform" / "stacks" / "local-mock-api", stack)
+    terraform = Terraform(data_dir=tmp_path / "tfdata", plugin_cache=tmp_path / "cache")
+    terraform.run(["init", "-input=false", "-no-color"], cwd=stack, quiet=True)
+    values = {
+        "environment": "x",
+        "owner": "o@example.com",
+        "tags": "{}",
+        "project_root": str(REPO_ROOT),
+        "runtime_dir": str(tmp_path / "run"),
+    }
+    args = [f"-var={key}={value}" for key, value in values.items()]
+    for path, refused in (("../../../../etc/passwd", True), ("/etc/passwd", True)):
+        planned = terraform.run(
+            ["plan", "-input=false", "-no-color", *args, f"-var=expectations_file={path}"],
+            cwd=stack,
+            check=False,
+            quiet=True,
+        )
+        assert (planned.returncode != 0) is refused
+        assert "expectations_file must be a path inside the project" in planned.stderr
