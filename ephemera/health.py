@@ -87,3 +87,28 @@ def is_healthy(url: str | None, timeout: float = 2.0) -> bool | None:
     method = "PUT" if url.endswith("/status") else "GET"
     answer = probe(url, method=method, timeout=timeout)
     return answer is not None and answer.status < 500
+
+
+def connect_host(bind: str) -> str:
+    """Where to reach a server bound to `bind`: loopback for a wildcard address."""
+    try:
+        address = ipaddress.ip_address(bind)
+    except ValueError:
+        return bind  # a host name
+    if address.is_unspecified:
+        return "::1" if address.version == 6 else "127.0.0.1"
+    return bind
+
+
+def endpoint(url: Any) -> tuple[str, int] | None:
+    """(host, port) a URL names, a wildcard address as loopback; None for no URL."""
+    if not isinstance(url, str):
+        return None
+    parts = urllib.parse.urlsplit(url)
+    if parts.hostname is None:
+        return None
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return None
+    return connect_host(parts.hostname), port

@@ -46,11 +46,14 @@ def print_json(value: Any) -> None:
 
 
 def validate(env: str = "") -> None:
+    """Everything plan and deploy check before rendering: passing means it will deploy."""
     project = Project.discover()
+    store = lambda: session.open_store(project)  # noqa: E731 - opened only if a port is checked
     if env:
-        environments = [config.load_environment(project, env).name]
+        environments = [config.load_environment(project, env, deployable=True, store=store).name]
     else:
-        environments = [e.name for e in config.validate_environments(project)]
+        found = config.validate_environments(project, deployable=True, store=store)
+        environments = [e.name for e in found]
     print(f"ok: {len(environments)} environment(s) valid: {', '.join(environments) or '-'}")
 
 

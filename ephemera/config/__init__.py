@@ -5,6 +5,9 @@
     schema       the environment file's JSON Schema and the validator of the merge
     messages     JSON Schema errors in user terms
     stackvars    a stack's variables.tf: the contract of `variables:`
+    stackmanifest  a stack's stack.yaml: its runtime, pre-destroy steps, files, address
+    deployable   what validate checks beyond the files: files named, ports, Terraform
+    tfcheck      the stack's own validation blocks, evaluated by Terraform
     validate     the stages, in order, and `load_environment`
     schemafiles  the generated schemas/ files and the editor's validator
 
@@ -17,6 +20,13 @@ from ephemera.config.validate import (
     check_environment_name,
     load_environment,
     validate_environments,
+    variable_problem,
 )
 
-__all__ = ["check_environment_name", "load_defaults", "load_environment", "validate_environments"]
+__all__ = [
+    "check_environment_name",
+    "load_defaults",
+    "load_environment",
+    "validate_environments",
+    "variable_problem",
+]

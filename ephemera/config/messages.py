@@ -9,36 +9,8 @@ from typing import Any
 
 from jsonschema import ValidationError as SchemaError
 
-from ephemera.config.schema import (
-    ACCOUNT_ID_PATTERN,
-    BUCKET_PATTERN,
-    CHECK_ID_PATTERN,
-    DEFAULTS_ONLY,
-    EMAIL_PATTERN,
-    NAME_PATTERN,
-    REGION_PATTERN,
-    SNS_ARN_PATTERN,
-    STACK_PATTERN,
-    TABLE_PATTERN,
-    URL_PATTERN,
-)
+from ephemera.config.schema import DEFAULTS_ONLY, PATTERN_HINTS
 from ephemera.config.yamlload import KeyPath, type_name
-from ephemera.durations import DURATION_PATTERN
-
-PATTERN_HINTS = {
-    NAME_PATTERN: "is not a valid environment name: 3 to 40 characters, lowercase letters, "
-    "digits and '-', starting with a letter and not ending with '-'",
-    STACK_PATTERN: "is not a stack name (a directory under terraform/stacks/)",
-    DURATION_PATTERN: "is not a duration like 30m, 8h or 2d",
-    EMAIL_PATTERN: "is not an email address",
-    REGION_PATTERN: "is not an AWS region like eu-west-1",
-    ACCOUNT_ID_PATTERN: "is not a 12-digit AWS account id",
-    SNS_ARN_PATTERN: "is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>)",
-    URL_PATTERN: "is not an http(s) URL",
-    BUCKET_PATTERN: "is not an S3 bucket name",
-    TABLE_PATTERN: "is not a DynamoDB table name",
-    CHECK_ID_PATTERN: "is not a policy check id like CKV_AWS_91",
-}
 
 _JSON_TYPES = {
     "string": "string",
@@ -100,7 +72,10 @@ def schema_messages(error: SchemaError) -> list[tuple[KeyPath, str]]:
     if kind == "type":
         wanted = [value] if isinstance(value, str) else list(value)
         names = " or ".join(_JSON_TYPES.get(t, t) for t in wanted)
-        return [(path, f"expected {names}, got {type_name(instance)} {_shown(instance)}")]
+        got = _shown(instance)
+        if not isinstance(instance, dict | list):
+            got = f"{type_name(instance)} {got}"
+        return [(path, f"expected {names}, got {got}")]
     if kind == "enum":
         choices = ", ".join(str(c) for c in value)
         return [(path, f"must be one of: {choices} (got {_shown(instance)})")]

@@ -30,6 +30,8 @@ URL_PATTERN = r"^https?://[^\s/]+\S*$"
 BUCKET_PATTERN = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
 TABLE_PATTERN = r"^[A-Za-z0-9_.-]{3,255}$"
 CHECK_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+ROLE_ARN_PATTERN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$"
+POLICY_ARN_PATTERN = r"^arn:aws[a-z-]*:iam::[0-9]{12}:policy/[A-Za-z0-9+=,.@_/-]+$"
 RESERVED_TAG_PREFIX = "ephemera:"
 RESERVED_TAG_KEYS = ("managed-by",)
 # Neither starting with ephemera: nor equal to managed-by (ECMA-262 and Python agree).
@@ -43,7 +45,31 @@ MERGED_REQUIRED = ("name", "stack", "target", "owner", "ttl", "max_ttl")
 DEFAULTS_ONLY = ("max_ttl",)  # may be set in _defaults.yaml only
 ENV_ONLY = ("name",)  # may not be set in _defaults.yaml
 
+# What a value that misses a pattern is, in words: the validation stage's messages
+# ("'8 hours' is not a duration like 30m, 8h or 2d") and the editor's (through
+# `patternErrorMessage`, which yaml-language-server shows instead of the regex).
+PATTERN_HINTS = {
+    NAME_PATTERN: "is not a valid environment name: 3 to 40 characters, lowercase letters, "
+    "digits and '-', starting with a letter and not ending with '-'",
+    STACK_PATTERN: "is not a stack name (a directory under terraform/stacks/)",
+    DURATION_PATTERN: "is not a duration like 30m, 8h or 2d",
+    EMAIL_PATTERN: "is not an email address",
+    REGION_PATTERN: "is not an AWS region like eu-west-1",
+    ACCOUNT_ID_PATTERN: "is not a 12-digit AWS account id",
+    SNS_ARN_PATTERN: "is not an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>)",
+    URL_PATTERN: "is not an http(s) URL",
+    BUCKET_PATTERN: "is not an S3 bucket name",
+    TABLE_PATTERN: "is not a DynamoDB table name",
+    CHECK_ID_PATTERN: "is not a policy check id like CKV_AWS_91",
+    ROLE_ARN_PATTERN: "is not an IAM role ARN (arn:aws:iam::<account>:role/<name>)",
+    POLICY_ARN_PATTERN: "is not an IAM policy ARN (arn:aws:iam::<account>:policy/<name>)",
+}
+
 # --------------------------------------------------------------------------- schema
+
+
+def _pattern(pattern: str) -> dict[str, str]:
+    return {"pattern": pattern, "patternErrorMessage": "Not" + PATTERN_HINTS[pattern][6:] + "."}
 
 
 def _duration(description: str) -> dict[str, Any]:
@@ -53,7 +79,7 @@ def _duration(description: str) -> dict[str, Any]:
 def _string(description: str, pattern: str | None = None, **extra: Any) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": "string", "description": description, **extra}
     if pattern:
-        schema["pattern"] = pattern
+        schema.update(_pattern(pattern))
     return schema
 
 
@@ -71,12 +97,12 @@ BASE_SCHEMA: dict[str, Any] = {
         "duration": {
             "description": "A duration: <n>m, <n>h or <n>d, e.g. 30m, 8h, 2d.",
             "type": "string",
-            "pattern": DURATION_PATTERN,
+            **_pattern(DURATION_PATTERN),
         },
         "email": {
             "description": "An email address.",
             "type": "string",
-            "pattern": EMAIL_PATTERN,
+            **_pattern(EMAIL_PATTERN),
         },
     },
     "properties": {
@@ -210,16 +236,16 @@ BASE_SCHEMA: dict[str, Any] = {
                 "plan_role_arn": _string(
                     "IAM role CI assumes (GitHub OIDC) to plan pull requests: read-only plus "
                     "state access.",
-                    r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$",
+                    ROLE_ARN_PATTERN,
                 ),
                 "apply_role_arn": _string(
                     "IAM role CI assumes (GitHub OIDC) to apply on main and destroy.",
-                    r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$",
+                    ROLE_ARN_PATTERN,
                 ),
                 "permissions_boundary_arn": _string(
                     "IAM policy every role a stack creates must carry as its permissions "
                     "boundary (terraform/bootstrap output stack_permissions_boundary_arn).",
-                    r"^arn:aws[a-z-]*:iam::[0-9]{12}:policy/[A-Za-z0-9+=,.@_/-]+$",
+                    POLICY_ARN_PATTERN,
                 ),
                 "s3_use_path_style": {
                     "description": "Address the state bucket path-style (S3-compatible "

@@ -10,6 +10,7 @@ fails when the committed files drift from what this writes.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,8 +18,14 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.exceptions import NoSuchResource
 
-from ephemera.config.schema import environment_schema
-from ephemera.config.stackvars import check_value, read_stack_variables, stack_names
+from ephemera.config.documents import load_defaults
+from ephemera.config.schema import DEFAULTS_ONLY, ENV_ONLY, MERGED_REQUIRED, environment_schema
+from ephemera.config.stackvars import (
+    StackVariable,
+    check_value,
+    read_stack_variables,
+    stack_names,
+)
 from ephemera.environment import PROVIDED_VARIABLES
 from ephemera.terraform.types import ANY, TfType
 
@@ -66,6 +73,54 @@ def type_schema(tf_type: TfType) -> dict[str, Any]:
     }
 
 
+def _refined(schema: dict[str, Any], var: StackVariable) -> dict[str, Any]:
+    """`schema` with what the variable's validation conditions say in JSON Schema terms
+    (an enum from `contains([...], var.x)`; integer, minimum and maximum from
+    `var.x >= a && var.x <= b && floor(var.x) == var.x`), and null allowed unless the
+    variable says `nullable = false` or a condition would refuse it. The conditions
+    themselves are evaluated by Terraform at validate time; this is what an editor can
+    offer and flag."""
+    refined = dict(schema)
+    for condition in var.conditions:
+        refined.update(_condition_schema(condition, var.name))
+    null_passes = all(
+        re.search(rf"var\.{re.escape(var.name)}\s*==\s*null", c) for c in var.conditions
+    )
+    if var.nullable and null_passes and "type" in refined:
+        kinds = refined["type"] if isinstance(refined["type"], list) else [refined["type"]]
+        refined["type"] = [*kinds, "null"]
+        if "enum" in refined:
+            refined["enum"] = [*refined["enum"], None]
+    return refined
+
+
+def _condition_schema(condition: str, name: str) -> dict[str, Any]:
+    ref = rf"var\.{re.escape(name)}\b"
+    found: dict[str, Any] = {}
+    listed = re.search(rf"contains\(\s*(\[[^\]]*\])\s*,\s*{ref}\s*\)", condition)
+    if listed:
+        try:
+            values = json.loads(listed.group(1))
+        except ValueError:
+            values = None
+        if isinstance(values, list) and all(isinstance(v, str | int | float) for v in values):
+            found["enum"] = values
+    number = r"(-?[0-9]+(?:\.[0-9]+)?)"
+    bounds = {
+        "minimum": rf"{ref}\s*>=\s*{number}",
+        "exclusiveMinimum": rf"{ref}\s*>\s*{number}",
+        "maximum": rf"{ref}\s*<=\s*{number}",
+        "exclusiveMaximum": rf"{ref}\s*<\s*{number}",
+    }
+    for keyword, pattern in bounds.items():
+        match = re.search(pattern, condition)
+        if match:
+            found[keyword] = json.loads(match.group(1))
+    if re.search(rf"floor\(\s*{ref}\s*\)\s*==\s*{ref}", condition):
+        found["type"] = "integer"
+    return found
+
+
 def _json_safe(value: Any) -> bool:
     if isinstance(value, str):
         return "${" not in value
@@ -92,7 +147,7 @@ def stack_schema(stack_dir: Path) -> dict[str, Any]:
             continue
         prop: dict[str, Any] = {
             "description": var.description or f"{name} ({var.type_text})",
-            **type_schema(var.type),
+            **_refined(type_schema(var.type), var),
         }
         if (
             not var.required
@@ -138,13 +193,45 @@ def schema_registry(stack_schemas: dict[str, dict[str, Any]]) -> Registry:
     return Registry(retrieve=_refuse_remote).with_resources(resources)  # type: ignore[call-arg]
 
 
+def editor_schema(project: Project, stacks: list[str], *, defaults: bool = False) -> dict[str, Any]:
+    """The schema an editor holds one file against: an environment file's, or with
+    `defaults` _defaults.yaml's. An environment file must set what the merge needs and
+    _defaults.yaml does not give (`required`), and may not set max_ttl; _defaults.yaml
+    may not set name. Both offer the stacks of terraform/stacks/ by name."""
+    schema = environment_schema(stacks)
+    properties = schema["properties"]
+    properties["stack"] = {**properties["stack"], "enum": list(stacks)}
+    if defaults:
+        schema["title"] = "Ephemera environment defaults"
+        schema["description"] = (
+            "environments/_defaults.yaml: merged under every environment file (mappings key "
+            "by key, the environment file wins; lists are replaced)."
+        )
+        for key in ENV_ONLY:
+            del properties[key]
+        return schema
+    given = load_defaults(project)
+    given_keys = set(given.data) if given is not None else set()
+    schema["title"] = "Ephemera environment"
+    schema["description"] = (
+        "An environment file, environments/<name>.yaml, merged over environments/_defaults.yaml."
+    )
+    for key in DEFAULTS_ONLY:
+        del properties[key]
+    schema["required"] = [
+        key for key in MERGED_REQUIRED if key not in DEFAULTS_ONLY and key not in given_keys
+    ]
+    return schema
+
+
 def environment_validator(project: Project) -> Draft202012Validator:
-    """A validator of single files as an editor sees them: the full environment
+    """A validator of single environment files as an editor sees them: the editor's
     schema, its per-stack `$ref`s resolved locally to schemas generated from the
     project's stacks (the same content as schemas/stacks/*.schema.json)."""
     stacks = stack_names(project)
     schemas = {stack: stack_schema(project.stack_dir(stack)) for stack in stacks}
-    return Draft202012Validator(environment_schema(stacks), registry=schema_registry(schemas))
+    schema = editor_schema(project, stacks)
+    return Draft202012Validator(schema, registry=schema_registry(schemas))
 
 
 def dump_json(data: Any) -> str:
@@ -154,13 +241,19 @@ def dump_json(data: Any) -> str:
 
 def render_schemas(project: Project) -> dict[Path, str]:
     """The generated schema files of a project, path → text: one per stack under
-    schemas/stacks/ plus schemas/environment.schema.json, which refers to them."""
+    schemas/stacks/, plus schemas/environment.schema.json (environment files) and
+    schemas/defaults.schema.json (_defaults.yaml), which refer to them."""
     stacks = stack_names(project)
     files: dict[Path, str] = {}
     for stack in stacks:
         schema = stack_schema(project.stack_dir(stack))
         files[project.schemas_dir / "stacks" / f"{stack}.schema.json"] = dump_json(schema)
-    files[project.schemas_dir / "environment.schema.json"] = dump_json(environment_schema(stacks))
+    files[project.schemas_dir / "environment.schema.json"] = dump_json(
+        editor_schema(project, stacks)
+    )
+    files[project.schemas_dir / "defaults.schema.json"] = dump_json(
+        editor_schema(project, stacks, defaults=True)
+    )
     return files
 
 

@@ -8,6 +8,11 @@
         cluster_output: cluster
         service_output: service
         timeout: 10m
+    files:                                  # variables that name a file of the project,
+      expectations_file: mockapi            # and how validate checks it (FILE_FORMATS)
+    listen:                                 # target local: the variables of the address
+      port: port                            # the environment listens on (validate checks
+      address: bind_address                 # no other environment or program holds it)
 
 The file is optional (no runtime, no steps). It is loaded strictly (yamlload) and
 checked against a JSON Schema with `additionalProperties: false`; every problem is
@@ -52,6 +57,14 @@ ACTIONS: dict[str, dict[str, Any]] = {
     },
 }
 
+# How validate checks a file a variable names, beyond "it exists inside the project".
+FILE_FORMATS = {
+    "file": "any file",
+    "json": "a JSON document",
+    "mockapi": "an expectations file the local mock API serves (its own check)",
+}
+VARIABLE_NAME = {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_-]*$"}
+
 SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "Ephemera stack manifest",
@@ -62,6 +75,19 @@ SCHEMA: dict[str, Any] = {
             "type": "string",
             "pattern": ADDRESS_PATTERN,
             "description": "Address of the resource that is the running environment.",
+        },
+        "files": {
+            "type": "object",
+            "description": "Variables naming a file of the project, and its format.",
+            "propertyNames": VARIABLE_NAME,
+            "additionalProperties": {"enum": sorted(FILE_FORMATS)},
+        },
+        "listen": {
+            "type": "object",
+            "description": "The variables of the local address the environment listens on.",
+            "additionalProperties": False,
+            "required": ["port"],
+            "properties": {"port": VARIABLE_NAME, "address": VARIABLE_NAME},
         },
         "pre_destroy": {
             "type": "array",
@@ -99,6 +125,8 @@ class Step:
 class StackManifest:
     runtime: str | None = None
     pre_destroy: tuple[Step, ...] = ()
+    files: dict[str, str] = field(default_factory=dict)  # variable → FILE_FORMATS key
+    listen: dict[str, str] = field(default_factory=dict)  # "port"/"address" → variable
 
 
 def load_manifest(stack_dir: Path, display: str | None = None) -> StackManifest:
@@ -119,7 +147,12 @@ def load_manifest(stack_dir: Path, display: str | None = None) -> StackManifest:
         Step(item["action"], {k: v for k, v in item.items() if k != "action"})
         for item in doc.data.get("pre_destroy") or []
     )
-    return StackManifest(runtime=doc.data.get("runtime"), pre_destroy=steps)
+    return StackManifest(
+        runtime=doc.data.get("runtime"),
+        pre_destroy=steps,
+        files=dict(doc.data.get("files") or {}),
+        listen=dict(doc.data.get("listen") or {}),
+    )
 
 
 def _messages(error: Any) -> list[tuple[tuple[str | int, ...], str]]:
@@ -129,6 +162,8 @@ def _messages(error: Any) -> list[tuple[tuple[str | int, ...], str]]:
         known = ", ".join(sorted(error.schema.get("properties", {})))
         extra = [key for key in error.instance if key not in error.schema.get("properties", {})]
         return [((*path, key), f"unknown key; allowed: {known}") for key in extra]
+    if error.validator == "enum" and path and path[0] == "files":
+        return [(path, f"unknown format {error.instance!r}; known: {', '.join(FILE_FORMATS)}")]
     if error.validator == "enum":
         return [(path, f"unknown action {error.instance!r}; known: {', '.join(sorted(ACTIONS))}")]
     if error.validator == "pattern" and error.validator_value == ADDRESS_PATTERN:

@@ -58,6 +58,18 @@ class StackVariable:
     line: int = 1
     sensitive: bool = False
     provided: bool = field(default=False)  # supplied by Ephemera (PROVIDED_VARIABLES)
+    nullable: bool = True  # Terraform's default: null is a valid value unless nullable = false
+    conditions: tuple[str, ...] = ()  # the `condition` of each validation block, as written
+
+    @property
+    def takes_null(self) -> bool:
+        """Whether Terraform accepts null: for `nullable = false`, when there is a default
+        (null then means the default); else when each validation condition lets null
+        through (`var.x == null || …`)."""
+        tested = re.compile(rf"var\.{re.escape(self.name)}\s*==\s*null")
+        if not self.nullable:  # null means the default
+            return not self.required
+        return all(tested.search(c) for c in self.conditions)
 
 
 _CACHE: dict[Path, tuple[int, int, dict[str, StackVariable]]] = {}
@@ -161,8 +173,24 @@ def _parse_variables_file(path: Path) -> dict[str, StackVariable]:
                 line=line,
                 sensitive=body.get("sensitive") is True,
                 provided=name in PROVIDED_VARIABLES,
+                nullable=body.get("nullable") is not False,
+                conditions=_conditions(body),
             )
     return variables
+
+
+def _conditions(body: dict[str, Any]) -> tuple[str, ...]:
+    """The validation conditions of a variable block, without python-hcl2's `${ }`."""
+    blocks = body.get("validation") or []
+    found = []
+    for block in blocks if isinstance(blocks, list) else [blocks]:
+        condition = block.get("condition") if isinstance(block, dict) else None
+        if isinstance(condition, str):
+            text = condition.strip()
+            if text.startswith("${") and text.endswith("}"):
+                text = text[2:-1]
+            found.append(text)
+    return tuple(found)
 
 
 # ----------------------------------------------------------------------- checking
@@ -290,7 +318,7 @@ def check_variables(
             issues.append(VariableIssue((key,), "set by Ephemera, not the environment file"))
         elif key not in settable:
             issues.append(VariableIssue((key,), _unknown(key, settable, f"variable{of_stack}")))
-        elif value is None:
+        elif value is None and not settable[key].takes_null:
             issues.append(
                 VariableIssue(
                     (key,),
@@ -298,7 +326,7 @@ def check_variables(
                     "(remove the key to use the stack's default)",
                 )
             )
-        else:
+        elif value is not None:
             issues += check_value(value, settable[key].type, (key,))
     for name, var in settable.items():
         if var.required and name not in values:

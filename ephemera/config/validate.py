@@ -25,12 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from ephemera.config import stackvars
+from ephemera.config.deployable import StoreFactory, deployable_problems
 from ephemera.config.documents import SourceFiles, deep_merge, load_defaults, load_document
-from ephemera.config.messages import PATTERN_HINTS, closest, schema_messages
+from ephemera.config.messages import closest, schema_messages
 from ephemera.config.schema import (
     DEFAULTS_ONLY,
     ENV_ONLY,
     NAME_PATTERN,
+    PATTERN_HINTS,
     STACK_PATTERN,
     merged_validator,
 )
@@ -42,20 +44,28 @@ from ephemera.project import Project
 
 # Stack variables whose value names a file or directory of the project.
 FILE_VARIABLE_SUFFIXES = ("_file", "_path", "_dir")
+# The control plane an aws environment needs: its state, and the leases the janitor reads.
+AWS_REQUIRED = ("state_bucket", "lease_table")
 
 # ------------------------------------------------------------------- the stages
 
 
 @dataclass
 class _Context:
-    """What is shared by every file checked in one call."""
+    """What is shared by every file checked in one call. With `deployable`, the checks
+    that need files, ports and Terraform run too (`ephemera.config.deployable`); `store`
+    opens the lease store they read the other environments' ports from."""
 
     project: Project
     stacks: list[str]
+    deployable: bool = False
+    store: StoreFactory | None = None
 
     @classmethod
-    def of(cls, project: Project) -> _Context:
-        return cls(project, stackvars.stack_names(project))
+    def of(
+        cls, project: Project, deployable: bool = False, store: StoreFactory | None = None
+    ) -> _Context:
+        return cls(project, stackvars.stack_names(project), deployable, store)
 
 
 def _validate(ctx: _Context, name: str) -> tuple[Environment | None, list[Problem]]:
@@ -115,7 +125,12 @@ def _validate(ctx: _Context, name: str) -> tuple[Environment | None, list[Proble
 
     if problems:
         return None, problems
-    return _environment(name, path, merged), []
+    environment = _environment(name, path, merged)
+    if ctx.deployable:
+        problems = deployable_problems(project, environment, files, ctx.store)
+        if problems:
+            return None, problems
+    return environment, []
 
 
 def _semantic_problems(
@@ -164,6 +179,16 @@ def _semantic_problems(
     if target == "aws":
         if "region" not in merged:
             out.append(files.problem(("region",), "required with target aws"))
+        aws = merged.get("aws") if isinstance(merged.get("aws"), dict) else {}
+        missing = [f"aws.{key}" for key in AWS_REQUIRED if not aws.get(key)]
+        if missing:
+            out.append(
+                files.problem(
+                    ("target",),
+                    f"target aws needs {' and '.join(missing)} in environments/_defaults.yaml "
+                    "(the outputs of terraform/bootstrap)",
+                )
+            )
     elif target == "local" and "region" in merged:
         out.append(files.problem(("region",), "only allowed with target aws (target is local)"))
 
@@ -246,11 +271,13 @@ _NAME_ARGUMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 
 def check_environment_name(project: Project, name: str) -> None:
     """UsageError unless `name` is an environment of the project; the message
-    suggests the closest known name and lists them all."""
+    suggests the closest known name and lists them all (or says to rename a .yml)."""
     known = project.known_environments()
     if isinstance(name, str) and _NAME_ARGUMENT.match(name) and name in known:
         return
     shown = name if isinstance(name, str) else str(name)
+    if isinstance(name, str) and name in _misnamed(project):
+        raise UsageError(str(_misnamed_problem(name)))
     kind = "unknown" if isinstance(name, str) and _NAME_ARGUMENT.match(name) else "invalid"
     what = "environment" if kind == "unknown" else "environment name"
     close = difflib.get_close_matches(shown, known, n=1)
@@ -259,29 +286,56 @@ def check_environment_name(project: Project, name: str) -> None:
     raise UsageError(f"{kind} {what} {shown!r}{hint}; known: {listing}")
 
 
-def load_environment(project: Project, name: str) -> Environment:
+def _misnamed(project: Project) -> list[str]:
+    """Environments written as .yml, which Ephemera would otherwise silently ignore."""
+    if not project.environments_dir.is_dir():
+        return []
+    return sorted(p.stem for p in project.environments_dir.glob("*.yml"))
+
+
+def _misnamed_problem(name: str) -> Problem:
+    return Problem(
+        f"environments/{name}.yml",
+        1,
+        "",
+        f"environment files end in .yaml: rename it to environments/{name}.yaml",
+    )
+
+
+def load_environment(
+    project: Project, name: str, *, deployable: bool = False, store: StoreFactory | None = None
+) -> Environment:
     """The validated environment `name` (environments/<name>.yaml merged over
     _defaults.yaml). UsageError for an unknown or invalid name; ValidationError
-    with every problem of the files otherwise."""
+    with every problem of the files otherwise. With `deployable`, also what validate,
+    plan and deploy check before anything is rendered (ephemera.config.deployable)."""
     check_environment_name(project, name)
-    env, problems = _validate(_Context.of(project), name)
+    env, problems = _validate(_Context.of(project, deployable, store), name)
     if problems:
         raise ValidationError(problems)
     assert env is not None
     return env
 
 
-def validate_environments(project: Project, names: list[str] | None = None) -> list[Environment]:
+def validate_environments(
+    project: Project,
+    names: list[str] | None = None,
+    *,
+    deployable: bool = False,
+    store: StoreFactory | None = None,
+) -> list[Environment]:
     """Validate every environment (or the named ones); the problems of all files
-    are raised together in one ValidationError (each problem once)."""
+    are raised together in one ValidationError (each problem once). Every .yml file
+    of environments/ is a problem too."""
+    problems: set[Problem] = set()
     if names is None:
         names = project.known_environments()
+        problems.update(_misnamed_problem(name) for name in _misnamed(project))
     else:
         for name in names:
             check_environment_name(project, name)
-    ctx = _Context.of(project)
+    ctx = _Context.of(project, deployable, store)
     environments: list[Environment] = []
-    problems: set[Problem] = set()
     for name in names:
         env, found = _validate(ctx, name)
         problems.update(found)
@@ -290,3 +344,11 @@ def validate_environments(project: Project, names: list[str] | None = None) -> l
     if problems:
         raise ValidationError(sorted(problems))
     return environments
+
+
+def variable_problem(project: Project, name: str, variable: str, message: str) -> Problem:
+    """A problem Terraform found with a variable, placed at its line in the YAML (for a
+    failure inside a plan that names the variable)."""
+    path = project.environment_file(name)
+    files = SourceFiles(load_document(path, project.relative(path)), load_defaults(project))
+    return files.problem(("variables", variable), message)

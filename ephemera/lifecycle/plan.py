@@ -7,6 +7,7 @@ inputs it was made from, so apply can refuse a plan whose inputs changed since.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import IO, Any
 from ephemera import config, gate
 from ephemera.config import stackvars
 from ephemera.environment import Environment
+from ephemera.errors import CommandError, EphemeraError, ValidationError
 from ephemera.lifecycle.context import Context, terraform_for
 from ephemera.lifecycle.operation import operation
 from ephemera.runs import recorded_run
@@ -44,8 +46,9 @@ class PlanSummary:
 
 
 def prepare(ctx: Context, name: str) -> tuple[Environment, Rendered]:
-    """Validate and render: nothing is written unless the environment is valid."""
-    env = config.load_environment(ctx.project, name)
+    """Validate (as `validate` does: files, ports and the stack's own validation blocks
+    included) and render: nothing is written unless the environment will deploy."""
+    env = config.load_environment(ctx.project, name, deployable=True, store=lambda: ctx.store)
     declared = set(stackvars.read_stack_variables(ctx.project.stack_dir(env.stack)))
     return env, render(env, ctx.project, declared)
 
@@ -84,7 +87,10 @@ def make_plan(
     if destroy:
         args.append("-destroy")
     args += [f"-replace={address}" for address in replace]
-    terraform.run(args, cwd=rendered.root_dir, log=log, where=f"{rendered.env}: plan")
+    try:
+        terraform.run(args, cwd=rendered.root_dir, log=log, where=f"{rendered.env}: plan")
+    except CommandError as exc:
+        raise _in_yaml(ctx, rendered.env, exc) from None
     plan_file.chmod(0o600)
     shown = terraform.run(
         ["show", "-json", "-no-color", str(plan_file)],
@@ -96,6 +102,32 @@ def make_plan(
     write_private(plan_json, shown.stdout)
     write_private(rendered.work_dir / PLAN_DIGEST, rendered.digest + "\n")
     return summarize_plan(rendered.env, json.loads(shown.stdout), plan_json, rendered.digest)
+
+
+_VARIABLE = re.compile(r"\bvar\.([A-Za-z_][A-Za-z0-9_-]*)\b")
+
+
+def _in_yaml(ctx: Context, name: str, exc: CommandError) -> EphemeraError:
+    """A plan failure that names a variable the environment sets: one problem at its
+    YAML line (Terraform's own output above says the rest). Anything else: as it is."""
+    summary = next(
+        (line.split("Error: ", 1)[1] for line in exc.stderr.splitlines() if "Error: " in line),
+        None,
+    )
+    named = _VARIABLE.search(exc.stderr)
+    env_file = ctx.project.environment_file(name)
+    if summary is None or named is None or not env_file.exists():
+        return exc
+    variable = named.group(1)
+    paragraphs = [p.strip() for p in exc.stderr.split("\n\n") if p.strip()]
+    detail = next((p for p in reversed(paragraphs) if not p.startswith("This was checked")), "")
+    message = f"terraform plan: {summary.strip()}"
+    if detail and "│" not in detail and not detail.startswith("Error"):
+        message += f": {' '.join(detail.split())}"
+    try:
+        return ValidationError([config.variable_problem(ctx.project, name, variable, message)])
+    except EphemeraError:
+        return exc
 
 
 def summarize_plan(env: str, plan: dict[str, Any], plan_json: Path, digest: str) -> PlanSummary:

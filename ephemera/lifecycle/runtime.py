@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import io
 import socket
-import urllib.parse
 from typing import Any
 
+from ephemera.health import endpoint
 from ephemera.lifecycle.context import Context
 from ephemera.mockapi import process
 
@@ -35,21 +35,6 @@ def running_processes(ctx: Context, env: str) -> list[str]:
     return found
 
 
-def endpoint(outputs: dict[str, Any]) -> tuple[str, int] | None:
-    """(host, port) of the environment's `url` output, a wildcard bind as loopback."""
-    url = outputs.get("url")
-    if not isinstance(url, str):
-        return None
-    parts = urllib.parse.urlsplit(url)
-    if parts.hostname is None:
-        return None
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        return None
-    return process.connect_host(parts.hostname), port
-
-
 def answers(address: tuple[str, int]) -> bool:
     """Whether anything accepts a TCP connection on `address`."""
     try:
@@ -62,7 +47,7 @@ def answers(address: tuple[str, int]) -> bool:
 def leftovers(ctx: Context, env: str, outputs: dict[str, Any]) -> list[str]:
     """What of a destroyed local environment still runs: live processes, an open port."""
     found = running_processes(ctx, env)
-    address = endpoint(outputs)
+    address = endpoint(outputs.get("url"))
     if address is not None and answers(address):
         host, port = address
         found.append(f"something still answers on {host}:{port}")

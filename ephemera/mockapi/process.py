@@ -11,7 +11,6 @@ written).
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import signal
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ephemera.errors import EphemeraError, tail
-from ephemera.health import probe
+from ephemera.health import connect_host, probe
 from ephemera.mockapi.expectations import load_file
 from ephemera.mockapi.model import STATUS_PATH
 from ephemera.mockapi.server import VERSION, bind_socket, format_host
@@ -160,17 +159,6 @@ def is_mockapi_process(pid: int) -> bool:
     """
     argv = _command_line(pid)
     return argv is not None and MODULE in argv and "serve" in argv
-
-
-def connect_host(bind: str) -> str:
-    """Where to reach a server bound to `bind`: loopback for a wildcard address."""
-    try:
-        address = ipaddress.ip_address(bind)
-    except ValueError:
-        return bind  # a host name
-    if address.is_unspecified:
-        return "::1" if address.version == 6 else "127.0.0.1"
-    return bind
 
 
 def is_healthy(url: str, timeout: float = 1.0) -> bool:

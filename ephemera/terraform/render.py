@@ -18,7 +18,6 @@ from typing import Any
 import jinja2
 
 from ephemera.environment import PROVIDED_VARIABLES, Environment
-from ephemera.errors import UsageError
 from ephemera.project import Project
 from ephemera.terraform import hcl
 from ephemera.terraform.stackfiles import stack_files
@@ -75,25 +74,31 @@ def stack_inputs(env: Environment, project: Project, declared: set[str]) -> dict
     return {**provided, **env.variables}
 
 
-def render(env: Environment, project: Project, declared: set[str]) -> Rendered:
-    """Render `env` into its work directory; `declared` = the stack's variable names."""
-    if env.target == "aws" and not env.aws.get("state_bucket"):
-        raise UsageError(
-            f"{project.relative(env.source)}: aws.state_bucket: required to deploy with target "
-            "aws; set it in environments/_defaults.yaml from the terraform/bootstrap outputs"
-        )
-    work_dir = project.work_dir(env.name)
-    work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    templates = _jinja(project.templates_dir)
-    context = {
+def _context(env: Environment, project: Project, declared: set[str]) -> dict[str, Any]:
+    return {
         "env": env,
         "source": project.relative(env.source),
         "variables": stack_inputs(env, project, declared),
         "state_path": str(project.state_dir(env.name) / "terraform.tfstate"),
     }
+
+
+def tfvars_text(env: Environment, project: Project, declared: set[str]) -> str:
+    """The terraform.tfvars a render writes, as text (written nowhere)."""
+    template = _jinja(project.templates_dir).get_template("terraform.tfvars.j2")
+    return template.render(_context(env, project, declared))
+
+
+def render(env: Environment, project: Project, declared: set[str]) -> Rendered:
+    """Render `env` into its work directory; `declared` = the stack's variable names.
+    (Validation has checked that a target aws names its state bucket.)"""
+    work_dir = project.work_dir(env.name)
+    work_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    templates = _jinja(project.templates_dir)
+    context = _context(env, project, declared)
     backend_type = BACKEND_TYPES[env.target]
     outputs = {
-        "terraform.tfvars": templates.get_template("terraform.tfvars.j2").render(context),
+        "terraform.tfvars": tfvars_text(env, project, declared),
         "backend.hcl": templates.get_template(f"backend/{backend_type}.hcl.j2").render(context),
     }
     for name, text in outputs.items():

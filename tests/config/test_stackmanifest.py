@@ -68,7 +68,8 @@ def test_every_problem_is_named_with_its_line(tmp_path: Path) -> None:
     assert raised.value.message.splitlines() == [
         "terraform/stacks/s/stack.yaml:1: runtime: 'not an address' is not a resource "
         "address like terraform_data.x",
-        "terraform/stacks/s/stack.yaml:2: extra: unknown key; allowed: pre_destroy, runtime",
+        "terraform/stacks/s/stack.yaml:2: extra: unknown key; allowed: files, listen, "
+        "pre_destroy, runtime",
         "terraform/stacks/s/stack.yaml:4: pre_destroy[0].action: unknown action 'rm_rf'; "
         "known: ecs_scale_to_zero",
         "terraform/stacks/s/stack.yaml:5: pre_destroy[1].cluster_output: required key missing",

@@ -281,9 +281,11 @@ def test_stack_schema_of_the_local_stack() -> None:
     assert schema["additionalProperties"] is False
     assert schema["required"] == ["expectations_file"]
     assert set(schema["properties"]) == {"bind_address", "port", "expectations_file"}
-    assert schema["properties"]["port"] == {
+    assert schema["properties"]["port"] == {  # from its validation block
         "description": "TCP port the mock API listens on.",
-        "type": "number",
+        "type": "integer",
+        "minimum": 1024,
+        "maximum": 65535,
         "default": 8080,
     }
     Draft202012Validator.check_schema(schema)
@@ -322,6 +324,7 @@ def test_write_stack_schemas(tmp_path: Path) -> None:
     written = schemafiles.write_stack_schemas(project)
 
     assert sorted(p.relative_to(tmp_path).as_posix() for p in written) == [
+        "schemas/defaults.schema.json",
         "schemas/environment.schema.json",
         "schemas/stacks/mock-api.schema.json",
         "schemas/stacks/static-site.schema.json",
@@ -384,9 +387,9 @@ def test_committed_schemas_are_closed_and_described(tmp_path: Path) -> None:
         assert walk_properties(schema) == [], path
 
 
-def committed_validator(project: Project) -> Draft202012Validator:
+def committed_validator(project: Project, schema: str = "environment") -> Draft202012Validator:
     """The committed schema files, validated as an editor would: refs served locally."""
-    env_schema = json.loads((project.schemas_dir / "environment.schema.json").read_text())
+    env_schema = json.loads((project.schemas_dir / f"{schema}.schema.json").read_text())
     resources = [
         (f"stacks/{p.name}", Resource.from_contents(json.loads(p.read_text())))
         for p in (project.schemas_dir / "stacks").glob("*.schema.json")
@@ -397,9 +400,9 @@ def committed_validator(project: Project) -> Draft202012Validator:
 def test_committed_schema_checks_stack_variables_like_an_editor(tmp_path: Path) -> None:
     project = repo_project(tmp_path)
     validator = committed_validator(project)
-    for name in ("_defaults", "local-demo"):
+    for name, schema in (("_defaults", "defaults"), ("local-demo", "environment")):
         data = yamlload.load(project.environment_file(name)).data
-        assert list(validator.iter_errors(data)) == [], name
+        assert list(committed_validator(project, schema).iter_errors(data)) == [], name
     data = yamlload.load(project.environment_file("local-demo")).data
     data["variables"]["port"] = "8765"
     data["variables"]["prot"] = 1

@@ -76,7 +76,8 @@ def test_local_demo_loads(tmp_path: Path) -> None:
 def test_repo_environment_files_name_the_schema() -> None:
     for path in (REPO_ROOT / "environments").glob("*.yaml"):
         first = path.read_text().splitlines()[0]
-        assert first == "# yaml-language-server: $schema=../schemas/environment.schema.json"
+        schema = "defaults" if path.name == "_defaults.yaml" else "environment"
+        assert first == f"# yaml-language-server: $schema=../schemas/{schema}.schema.json"
 
 
 def test_local_demo_validates_in_a_batch(tmp_path: Path) -> None:
@@ -229,6 +230,8 @@ def test_region_with_target_local(fixtures: Project) -> None:
 def test_target_aws_needs_a_region(fixtures: Project) -> None:
     assert problems(fixtures, "aws-no-region") == [
         "environments/aws-no-region.yaml:1: region: required with target aws",
+        "environments/aws-no-region.yaml:3: target: target aws needs aws.state_bucket and "
+        "aws.lease_table in environments/_defaults.yaml (the outputs of terraform/bootstrap)",
     ]
 
 

@@ -17,6 +17,7 @@ from tests.conftest import MotoServer
 from tests.integration.conftest import Cli, demo_env, spawn, wait_for_file
 
 pytestmark = pytest.mark.integration
+LEASE_TABLE = "ephemera-leases"
 BUCKET = "ephemera-state-test"
 
 # A stack whose apply waits (bounded) for a release file: it holds the state lock
@@ -33,10 +34,15 @@ WAITING_STACK = {
 
 @pytest.fixture
 def aws_cli(cli: Cli, moto: MotoServer) -> Cli:
+    from ephemera.leases.dynamodb import create_tables
+
     moto.client("s3").create_bucket(Bucket=BUCKET)
+    create_tables(moto.client("dynamodb"), LEASE_TABLE)  # target aws keeps its leases there
     defaults = cli.root / "environments" / "_defaults.yaml"
     defaults.write_text(
-        defaults.read_text() + f"aws:\n  state_bucket: {BUCKET}\n  s3_use_path_style: true\n"
+        defaults.read_text()
+        + f"aws:\n  state_bucket: {BUCKET}\n  s3_use_path_style: true\n"
+        + f"  lease_table: {LEASE_TABLE}\n  region: us-east-1\n"
     )
     stack = cli.root / "terraform" / "stacks" / "waiting"
     stack.mkdir()
@@ -111,19 +117,13 @@ def wait_for_object(moto: MotoServer, key: str, process: subprocess.Popen) -> No
 def test_leases_live_in_dynamodb_when_defaults_name_a_table(
     aws_cli: Cli, moto: MotoServer, port: int
 ):
-    from ephemera.leases.dynamodb import DynamoLeaseStore, create_tables
+    from ephemera.leases.dynamodb import DynamoLeaseStore
 
-    create_tables(moto.client("dynamodb"), "ephemera-leases")
-    defaults = aws_cli.root / "environments" / "_defaults.yaml"
-    defaults.write_text(
-        defaults.read_text()
-        + "  lease_table: ephemera-leases\n  region: us-east-1\n"  # under the fixture's aws:
-    )
     aws_cli.write_env("shared", aws_env(demo_env(port, name="shared")))
     deployed = aws_cli.invoke("deploy", "--env", "shared")
     assert deployed.returncode == 0, deployed.stderr + deployed.stdout
 
-    store = DynamoLeaseStore(moto.client("dynamodb"), "ephemera-leases")
+    store = DynamoLeaseStore(moto.client("dynamodb"), LEASE_TABLE)
     lease = store.get("shared")
     assert lease is not None and lease.status == "active" and lease.expires_at is not None
     assert [run.op for run in store.runs("shared")] == ["apply"]

@@ -24,7 +24,9 @@ def project(tmp_path: Path) -> Project:
     for part in ("terraform", "templates", "schemas", "expectations", "environments"):
         shutil.copytree(REPO_ROOT / part, root / part)
     defaults = root / "environments" / "_defaults.yaml"
-    defaults.write_text(defaults.read_text() + "aws:\n  state_bucket: example-state\n")
+    defaults.write_text(
+        defaults.read_text() + "aws:\n  state_bucket: example-state\n  lease_table: leases\n"
+    )
     return Project(root=root, home=root / ".ephemera")
 
 
