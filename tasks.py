@@ -42,6 +42,14 @@ def schema(c: Context) -> None:
     _run(commands.write_schemas)
 
 
+@task(name="provider-schema")
+def provider_schema(c: Context) -> None:
+    """Derive terraform/provider-schemas/aws.json.gz from the pinned npm package (needs npm)."""
+    from ephemera.cli import commands
+
+    _run(commands.provider_schema)
+
+
 @task(help=ENV_HELP)
 def plan(c: Context, env: str = "") -> None:
     """Validate, render, init and plan an environment."""

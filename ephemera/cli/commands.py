@@ -56,6 +56,18 @@ def write_schemas() -> None:
         print(f"wrote {project.relative(path)}")
 
 
+def provider_schema() -> None:
+    from ephemera.terraform import providerschema
+
+    project = Project.discover()
+    path = providerschema.regenerate(project.root)
+    schema = providerschema.load(path)
+    print(
+        f"wrote {project.relative(path)}: {schema.label} from {schema.provenance['package']} "
+        f"{schema.provenance['version']} (sha256 {schema.provenance['tarball_sha256']})"
+    )
+
+
 def plan(env: str) -> None:
     lifecycle.plan(context(), require_env(env))
 

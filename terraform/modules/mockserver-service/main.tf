@@ -180,7 +180,7 @@ resource "aws_ecs_task_definition" "this" {
       # The image's entrypoint is the aws binary.
       command = ["s3", "cp", "s3://${var.expectations_bucket}/${var.expectations_key}", local.expectations_path, "--only-show-errors"]
       environment = [
-        { name = "AWS_REGION", value = data.aws_region.current.name },
+        { name = "AWS_REGION", value = data.aws_region.current.region },
         { name = "EXPECTATIONS_HASH", value = var.expectations_hash },
         { name = "HOME", value = "/tmp" },
       ]
@@ -192,7 +192,7 @@ resource "aws_ecs_task_definition" "this" {
         logDriver = "awslogs"
         options = {
           awslogs-group         = aws_cloudwatch_log_group.this.name
-          awslogs-region        = data.aws_region.current.name
+          awslogs-region        = data.aws_region.current.region
           awslogs-stream-prefix = "expectations"
         }
       }
@@ -223,7 +223,7 @@ resource "aws_ecs_task_definition" "this" {
         logDriver = "awslogs"
         options = {
           awslogs-group         = aws_cloudwatch_log_group.this.name
-          awslogs-region        = data.aws_region.current.name
+          awslogs-region        = data.aws_region.current.region
           awslogs-stream-prefix = "mockserver"
         }
       }
