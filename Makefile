@@ -28,7 +28,7 @@ $(CHECKOV_STAMP): requirements/checkov.txt
 	@$(CHECKOV_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements/checkov.txt
 	@touch $(CHECKOV_STAMP)
 
-.PHONY: help setup deploy plan destroy status outputs history extend-ttl ttl unlock policy-scan ci-plan lambda-package validate schema provider-schema test lint bench clean
+.PHONY: help setup deploy plan destroy status outputs history extend-ttl ttl unlock policy-scan ci-plan lambda-package validate schema provider-schema tf-validate test lint bench clean
 help: ## Show this list of targets
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-15s %s\n", $$1, $$2}'
 
@@ -89,6 +89,9 @@ validate: $(STAMP) ## Validate every environment file (or ENV=<name>)
 
 schema: $(STAMP) ## Regenerate schemas/stacks/*.schema.json from the stacks' variables.tf
 	@$(INV) schema
+
+tf-validate: $(STAMP) ## Check terraform/ against the AWS provider schema, offline (file:line per problem)
+	@$(INV) tf-validate
 
 provider-schema: $(STAMP) ## Re-derive terraform/provider-schemas/aws.json.gz from the pinned npm package (rare; needs npm)
 	@$(INV) provider-schema

@@ -42,6 +42,14 @@ def schema(c: Context) -> None:
     _run(commands.write_schemas)
 
 
+@task(name="tf-validate", help={"path": "directory to check (default terraform/)"})
+def tf_validate(c: Context, path: str = "") -> None:
+    """Check every resource, data source, block and module call against the provider schema."""
+    from ephemera.cli import commands
+
+    _run(commands.tf_validate, path)
+
+
 @task(name="provider-schema")
 def provider_schema(c: Context) -> None:
     """Derive terraform/provider-schemas/aws.json.gz from the pinned npm package (needs npm)."""

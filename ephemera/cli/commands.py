@@ -68,6 +68,23 @@ def provider_schema() -> None:
     )
 
 
+def tf_validate(path: str = "") -> None:
+    """Every .tf file under terraform/ (or `path`) against the provider schema."""
+    from ephemera.errors import ValidationError
+    from ephemera.terraform import providerschema, tfvalidate
+
+    project = Project.discover()
+    target = (project.root / (path or "terraform")).resolve()
+    if not target.is_relative_to(project.root) or not target.is_dir():
+        raise UsageError(f"tf-validate: --path {path}: not a directory of this project")
+    schema = providerschema.load(project.root / providerschema.SCHEMA_FILE)
+    report = tfvalidate.validate(target, schema, project.root)
+    if report.problems:
+        raise ValidationError(report.problems)
+    counts = ", ".join(f"{what}: {n}" for what, n in report.checked.items())
+    print(f"ok: {project.relative(target)} matches {schema.label} ({counts})")
+
+
 def plan(env: str) -> None:
     lifecycle.plan(context(), require_env(env))
 

@@ -10,4 +10,5 @@ types       Terraform type constraints (`list(string)`, `object({...})`)
 hclmodel    .tf source as blocks and arguments with their lines and literal values
 cdktn       a provider's schema read out of its CDK Terrain bindings (npm)
 providerschema  the committed AWS provider schema: `make provider-schema`, load, constraints
+tfvalidate  `tf-validate`: terraform/ against that schema, module calls against variables
 """
