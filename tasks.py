@@ -147,6 +147,23 @@ def lambda_package(c: Context) -> None:
     _run(commands.lambda_package)
 
 
+@task(
+    help={
+        "region": "AWS region of the control plane (e.g. eu-west-1)",
+        "repo": "GitHub repository holding the environments, as owner/name",
+        "state_bucket": "keep the bootstrap's state in this bucket (moves a local state there)",
+        "yes": "do not ask before applying (also AUTO_APPROVE=1)",
+    }
+)
+def bootstrap(
+    c: Context, region: str = "", repo: str = "", state_bucket: str = "", yes: bool = False
+) -> None:
+    """Create or update the AWS control plane (terraform/bootstrap) with the embedded Terraform."""
+    from ephemera.cli import commands
+
+    _run(commands.bootstrap, region, repo, state_bucket, yes)
+
+
 @task(name="policy-scan", help={"path": "directory to scan (default terraform/)"})
 def policy_scan(c: Context, path: str = "") -> None:
     """Static checkov scan of the Terraform code with the custom checks in policies/."""

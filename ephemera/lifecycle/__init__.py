@@ -5,6 +5,7 @@ plan       validate → render → init → plan (saved with its inputs' digest)
 deploy     plan → gate → lease deploying → apply the saved plan → lease active
 destroy    terraform destroy, verified empty, then the lease
 statelock  who holds the state lock; force-unlock
+bootstrap  the AWS control plane (terraform/bootstrap): credentials checked, plan, apply
 """
 
 from ephemera.lifecycle.context import Context, terraform_for
