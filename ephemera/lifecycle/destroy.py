@@ -11,6 +11,7 @@ from ephemera.janitor.tfstate import count_state_resources
 from ephemera.leases import DESTROYED, DESTROYING, FAILED, Lease
 from ephemera.lifecycle.context import Context, terraform_for
 from ephemera.lifecycle.plan import init, prepare
+from ephemera.lifecycle.predestroy import run_pre_destroy
 from ephemera.project import Project
 from ephemera.runs import recorded_run
 from ephemera.terraform.render import BACKEND_FILE, Rendered, rendered_from_disk
@@ -34,6 +35,7 @@ def destroy(
         run.note(reason)
         try:
             init(ctx, rendered, run.log)
+            run_pre_destroy(ctx, rendered, lease)
             ctx.say(f"==> {name}: terraform destroy")
             terraform_for(ctx, name).run(
                 [
