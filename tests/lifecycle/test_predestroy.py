@@ -16,8 +16,9 @@ from ephemera.leases.sqlite import SqliteLeaseStore
 from ephemera.lifecycle import predestroy
 from ephemera.lifecycle.context import Context
 from ephemera.project import Project
+from ephemera.terraform.hclmodel import parse_file
 from ephemera.terraform.render import Rendered
-from tests.conftest import MotoServer
+from tests.conftest import REPO_ROOT, MotoServer
 
 REGION = "us-east-1"
 
@@ -187,3 +188,16 @@ def test_a_stack_without_steps_or_outputs_runs_nothing(aws: MotoServer, tmp_path
     lease = lease.evolve(outputs={"cluster_arn": None, "service": None})
     predestroy.run_pre_destroy(ctx, rendered, lease)
     assert lines == ["==> qa: no ECS service in the stack outputs: nothing to scale to zero\n"]
+
+
+def test_the_mock_api_stacks_step_names_outputs_it_has() -> None:
+    stack = REPO_ROOT / "terraform" / "stacks" / "mock-api"
+    (step,) = stackmanifest.load_manifest(stack).pre_destroy
+    assert step == stackmanifest.Step(
+        "ecs_scale_to_zero",
+        {"cluster_output": "cluster_arn", "service_output": "service", "timeout": "10m"},
+    )
+    outputs = {
+        block.labels[0] for block in parse_file(stack / "outputs.tf") if block.type == "output"
+    }
+    assert {step.params["cluster_output"], step.params["service_output"]} <= outputs
