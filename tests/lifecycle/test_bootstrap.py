@@ -192,29 +192,21 @@ def test_a_refused_confirmation_applies_nothing(
 def test_make_bootstrap_without_credentials_stops_with_exit_2(tmp_path: Path) -> None:
     cli = make_project(tmp_path / "project")
     env = without_credentials(cli.env())
-    made = subprocess.run(
-        ["make", "--no-print-directory", "-C", str(REPO_ROOT), "bootstrap"]
-        + ["REGION=eu-west-1", "REPO=acme/ephemera"],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+
+    def run(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            argv, cwd=cli.root, env=env, stdin=subprocess.DEVNULL, capture_output=True,
+            text=True, timeout=120,
+        )  # fmt: skip
+
+    made = run("make", "--no-print-directory", "-C", str(REPO_ROOT), "bootstrap",
+               "REGION=eu-west-1", "REPO=acme/ephemera")  # fmt: skip
     assert made.returncode == 2
     first = made.stderr.splitlines()[0]
     assert first.startswith("bootstrap: no usable AWS credentials (Unable to locate credentials)")
     assert "Traceback" not in made.stderr and "terraform" not in made.stderr.lower()
-    invoked = subprocess.run(
-        [sys.executable, "-m", "invoke", "--search-root", str(REPO_ROOT), "bootstrap"]
-        + ["--region", "eu-west-1", "--repo", "acme/ephemera"],
-        cwd=cli.root,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    invoked = run(sys.executable, "-m", "invoke", "--search-root", str(REPO_ROOT), "bootstrap",
+                  "--region", "eu-west-1", "--repo", "acme/ephemera")  # fmt: skip
     assert invoked.returncode == 2
     assert invoked.stderr.startswith("bootstrap: no usable AWS credentials")
     assert not cli.home.exists()  # nothing rendered, built or run

@@ -63,7 +63,7 @@ BROKEN = {
     ],
     "module_missing_input": [
         f"{F}/module_missing_input/main.tf:1: module.child: missing required input 'name' of "
-        f"{F}/module_missing_input/child"
+        f"{F}/module_unknown_input/child"
     ],
     "unparsable": [
         f"{F}/unparsable/main.tf:5: (parse): Unexpected token Token('$END', '') at line 5, "
