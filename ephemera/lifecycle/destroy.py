@@ -35,7 +35,7 @@ def destroy(
         run.note(reason)
         try:
             init(ctx, rendered, run.log)
-            run_pre_destroy(ctx, rendered, lease)
+            run_pre_destroy(ctx, rendered, lease.outputs if lease is not None else {})
             ctx.say(f"==> {name}: terraform destroy")
             terraform_for(ctx, name).run(
                 [

@@ -23,7 +23,6 @@ from typing import Any
 from ephemera.config.stackmanifest import Step, load_manifest
 from ephemera.durations import parse_duration
 from ephemera.errors import EphemeraError
-from ephemera.leases import Lease
 from ephemera.lifecycle.context import Context
 from ephemera.lifecycle.deploy import read_outputs
 from ephemera.terraform.render import Rendered
@@ -43,13 +42,14 @@ class Waiting:
 
 
 def run_pre_destroy(
-    ctx: Context, rendered: Rendered, lease: Lease | None, waiting: Waiting = Waiting()
+    ctx: Context, rendered: Rendered, outputs: dict[str, Any], waiting: Waiting = Waiting()
 ) -> None:
-    """Every pre-destroy step of the environment's stack, in order (none: nothing)."""
+    """Every pre-destroy step of the environment's stack, in order (none: nothing).
+    `outputs` are the stack outputs the lease recorded; `terraform output` is read when
+    they lack one a step names."""
     steps = load_manifest(ctx.project.stack_dir(rendered.root_dir.name)).pre_destroy
     if not steps:
         return
-    outputs = dict(lease.outputs) if lease is not None else {}
     needed = {
         value for step in steps for key, value in step.params.items() if key.endswith("_output")
     }

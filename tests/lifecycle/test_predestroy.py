@@ -11,7 +11,6 @@ import boto3
 import pytest
 
 from ephemera.config import stackmanifest
-from ephemera.leases import ACTIVE, Lease
 from ephemera.leases.sqlite import SqliteLeaseStore
 from ephemera.lifecycle import predestroy
 from ephemera.lifecycle.context import Context
@@ -158,22 +157,14 @@ STEP = (
 )
 
 
-def test_the_stacks_step_takes_the_cluster_and_service_from_the_lease(
+def test_the_stacks_step_takes_the_cluster_and_service_from_the_outputs(
     aws: MotoServer, tmp_path: Path
 ) -> None:
     cluster = ecs_service(aws)
     lines: list[str] = []
     ctx, rendered = context(tmp_path, STEP, lines)
-    lease = Lease(
-        env="qa",
-        target="aws",
-        stack="ecs",
-        owner="o@example.com",
-        status=ACTIVE,
-        created_at=ctx.clock(),
-        outputs={"cluster_arn": cluster, "service": "qa"},
-    )
-    predestroy.run_pre_destroy(ctx, rendered, lease, FakeTime().waiting())
+    outputs = {"cluster_arn": cluster, "service": "qa"}
+    predestroy.run_pre_destroy(ctx, rendered, outputs, FakeTime().waiting())
     assert service(aws)["desiredCount"] == 0
     assert lines[0] == "==> ECS service qa/qa: desired count 0, waiting for its tasks to drain\n"
 
@@ -181,12 +172,10 @@ def test_the_stacks_step_takes_the_cluster_and_service_from_the_lease(
 def test_a_stack_without_steps_or_outputs_runs_nothing(aws: MotoServer, tmp_path: Path) -> None:
     lines: list[str] = []
     ctx, rendered = context(tmp_path, "runtime: terraform_data.x\n", lines)
-    predestroy.run_pre_destroy(ctx, rendered, None)
+    predestroy.run_pre_destroy(ctx, rendered, {})
     assert lines == []
     ctx, rendered = context(tmp_path / "again", STEP, lines)
-    lease = Lease("qa", "aws", "ecs", "o@example.com", ACTIVE, ctx.clock(), outputs={})
-    lease = lease.evolve(outputs={"cluster_arn": None, "service": None})
-    predestroy.run_pre_destroy(ctx, rendered, lease)
+    predestroy.run_pre_destroy(ctx, rendered, {"cluster_arn": None, "service": None})
     assert lines == ["==> qa: no ECS service in the stack outputs: nothing to scale to zero\n"]
 
 
