@@ -28,7 +28,7 @@ $(CHECKOV_STAMP): requirements/checkov.txt
 	@$(CHECKOV_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements/checkov.txt
 	@touch $(CHECKOV_STAMP)
 
-.PHONY: help setup deploy plan destroy status outputs history extend-ttl ttl unlock policy-scan ci-plan lambda-package bootstrap validate schema provider-schema tf-validate test lint bench clean
+.PHONY: help setup deploy plan destroy status outputs history extend-ttl ttl unlock drift reconcile policy-scan ci-plan lambda-package bootstrap validate schema provider-schema tf-validate test lint bench clean
 help: ## Show this list of targets
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-15s %s\n", $$1, $$2}'
 
@@ -70,9 +70,16 @@ ttl: $(STAMP) ## Janitor sweep: destroy expired envs, send warnings (DRY_RUN=1, 
 	@dry=; case "$${DRY_RUN:-}" in 1|true|yes) dry=--dry-run;; ""|0|false|no) ;; *) echo "DRY_RUN: expected 1 or 0, got '$$DRY_RUN'" >&2; exit 2;; esac; \
 	$(INV) ttl $$dry --max-destroys "$${MAX_DESTROYS:-}"
 
-unlock: $(STAMP) ## Show who holds ENV=<name>'s state lock; force-unlock after confirmation
+unlock: $(STAMP) ## Show who holds ENV=<name>'s operation and state locks; clear after confirmation
 	$(need_env)
 	@$(INV) unlock --env "$$ENV"
+
+drift: $(STAMP) ## Terraform drift and health of live envs (or ENV=<name>); exit 2 when drifted
+	@$(INV) drift $${ENV:+--env "$$ENV"}
+
+reconcile: $(STAMP) ## Resolve what env files, leases and states disagree on (DRY_RUN=1)
+	@dry=; case "$${DRY_RUN:-}" in 1|true|yes) dry=--dry-run;; ""|0|false|no) ;; *) echo "DRY_RUN: expected 1 or 0, got '$$DRY_RUN'" >&2; exit 2;; esac; \
+	$(INV) reconcile $$dry
 
 policy-scan: $(STAMP) $(CHECKOV_STAMP) ## Static checkov scan of terraform/ with the custom checks
 	@$(INV) policy-scan

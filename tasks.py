@@ -108,10 +108,40 @@ def history(c: Context, env: str = "", json: bool = False) -> None:
 
 @task(help={**ENV_HELP, "yes": "do not ask for confirmation (also AUTO_APPROVE=1)"})
 def unlock(c: Context, env: str = "", yes: bool = False) -> None:
-    """Show who holds an environment's state lock and force-unlock it after confirmation."""
+    """Show who holds an environment's operation and state locks; clear them after
+    confirmation."""
     from ephemera.cli import commands
 
     _run(commands.unlock, env, yes)
+
+
+@task(
+    help={
+        "env": "check only this environment (default: every active one)",
+        "target": "check only environments of this target (local or aws)",
+        "json": "print a JSON object (see docs/lifecycle.md)",
+    }
+)
+def drift(c: Context, env: str = "", target: str = "", json: bool = False) -> None:
+    """Terraform drift (a refresh-only plan) and health of live environments: exit 0 none,
+    2 drifted, 1 an error."""
+    from ephemera.cli import commands
+
+    _run(commands.drift, env, target, json)
+
+
+@task(
+    help={
+        "dry_run": "change nothing; print what would be done",
+        "json": "print a JSON object (see docs/lifecycle.md)",
+    }
+)
+def reconcile(c: Context, dry_run: bool = False, json: bool = False) -> None:
+    """Hold environment files, leases and states against each other; resolve orphans,
+    untracked states and leases whose state is gone."""
+    from ephemera.cli import commands
+
+    _run(commands.reconcile, dry_run, json)
 
 
 @task(

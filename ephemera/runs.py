@@ -55,11 +55,17 @@ class RunLog:
 
 @contextmanager
 def recorded_run(
-    project: Project, store: LeaseStore, env: str, op: str, clock: Clock
+    project: Project,
+    store: LeaseStore,
+    env: str,
+    op: str,
+    clock: Clock,
+    run_id: str | None = None,
 ) -> Iterator[RunLog]:
-    """Open a run record and log; on exit store the end time and the result."""
+    """Open a run record and log; on exit store the end time and the result. `run_id`:
+    the id the operation lock's holder already carries (default: a new one)."""
     started = clock()
-    run_id = new_run_id(op, started)
+    run_id = run_id or new_run_id(op, started)
     log_path = project.runs_dir(env) / f"{run_id}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     record = RunRecord(

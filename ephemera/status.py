@@ -10,7 +10,8 @@ from ephemera.durations import format_remaining
 from ephemera.gate.cost import money
 from ephemera.gate.evaluate import per_hour
 from ephemera.health import health_url, is_healthy
-from ephemera.leases import ACTIVE, DESTROYED, Lease, LeaseStore
+from ephemera.leases import ACTIVE, DESTROYED, UNTRACKED, Lease, LeaseStore
+from ephemera.lifecycle.states import local_count
 from ephemera.project import Project
 
 
@@ -31,6 +32,7 @@ class StatusRow:
     next_attempt_at: str | None = None
     cost_so_far_usd: float | None = None
     cost_remaining_usd: float | None = None
+    holder: str | None = None  # the run holding a deploying/destroying lease
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -48,6 +50,10 @@ def _row(
     project: Project, name: str, lease: Lease | None, now: datetime, check_health: bool
 ) -> StatusRow:
     has_file = project.environment_file(name).exists()
+    if lease is None or lease.status == DESTROYED:
+        held = local_count(project, name)  # what the state says, not what a record says
+        if held:
+            return _untracked_row(name, lease, held)
     if lease is None:
         return StatusRow(
             name, "not deployed", None, None, None, None, None, None, None, False, None, None
@@ -71,7 +77,27 @@ def _row(
         reason=lease.status_reason,
         changed_at=lease.status_changed_at.isoformat() if lease.status_changed_at else None,
         next_attempt_at=lease.next_attempt_at.isoformat() if lease.next_attempt_at else None,
+        holder=lease.holder.describe() if lease.holder else None,
         **(_costs(project, lease, now) if live else {}),
+    )
+
+
+def _untracked_row(name: str, lease: Lease | None, resources: int) -> StatusRow:
+    """A state holding resources that no live lease tracks (a lost lease database)."""
+    reason = f"the state holds {resources} resource(s) but no lease: run invoke reconcile"
+    return StatusRow(
+        env=name,
+        status=UNTRACKED,
+        stack=lease.stack if lease else None,
+        target=lease.target if lease else "local",
+        owner=lease.owner if lease else None,
+        expires_at=None,
+        expires_in=None,
+        url=None,
+        healthy=None,
+        orphan=False,
+        reason=reason,
+        changed_at=None,
     )
 
 
@@ -100,6 +126,8 @@ def format_table(rows: list[StatusRow]) -> str:
     lines = [headers]
     for row in rows:
         status = row.status + (" (orphan: env file deleted)" if row.orphan else "")
+        if row.status == UNTRACKED:
+            status += " (no lease: run invoke reconcile)"
         if row.status == DESTROYED and row.changed_at:
             status += f" at {row.changed_at[:16]}Z: {row.reason or ''}".rstrip(": ")
         health = {True: "healthy", False: "unhealthy", None: "-"}[row.healthy]

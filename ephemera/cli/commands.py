@@ -13,15 +13,19 @@ from datetime import timedelta
 from typing import Any
 
 from ephemera import config, lifecycle, session
+from ephemera.cli.tables import format_drift, format_findings
 from ephemera.config import schemafiles
 from ephemera.durations import format_remaining
-from ephemera.errors import EXIT_FAILED, EphemeraError, UsageError
+from ephemera.errors import EXIT_FAILED, EXIT_INVALID, EphemeraError, UsageError
 from ephemera.janitor.dispatch import LocalDispatcher
 from ephemera.janitor.extend import extend
 from ephemera.janitor.ladder import DEFAULT_LADDER, parse_ladder
 from ephemera.janitor.notify import RoutingNotifier
 from ephemera.janitor.summary import format_summary
 from ephemera.janitor.sweep import SweepSettings, sweep
+from ephemera.leases import ACTIVE
+from ephemera.leases.oplock import is_live
+from ephemera.lifecycle import states
 from ephemera.project import Project
 from ephemera.runs import current_actor
 from ephemera.session import context
@@ -120,8 +124,12 @@ def ask(env: str, yes: bool, action: str, question: str) -> None:
 def destroy(env: str, yes: bool = False) -> None:
     ctx = context()
     require_env(env)
-    if not ctx.project.environment_file(env).exists() and ctx.store.get(env) is None:
+    lease = ctx.store.get(env)
+    if not ctx.project.environment_file(env).exists() and lease is None:
         config.load_environment(ctx.project, env)  # the unknown-env error, with suggestions
+    if lifecycle.never_deployed(ctx, env, lease):
+        print(f"{env}: not deployed (no lease, nothing in its state): nothing to destroy")
+        return
     ask(env, yes, "destroy", f"Destroy '{env}' and everything in its state? Type its name")
     leftovers = lifecycle.destroy(ctx, env)
     if leftovers:
@@ -167,8 +175,23 @@ def history(env: str, as_json: bool = False) -> None:
 
 
 def unlock(env: str, yes: bool = False) -> None:
+    """The operation lock first (it is Ephemera's), then Terraform's state lock."""
     ctx = context()
-    lock = lifecycle.find_lock(ctx, require_env(env))
+    held = ctx.store.get_lock(require_env(env))
+    if held is None:
+        print(f"{env}: no operation holds it")
+    else:
+        live = "" if is_live(held, ctx.clock()) else " (stale: its run is gone)"
+        print(f"{env}: operation lock held by {held.holder.describe()}{live}")
+        ask(
+            env,
+            yes,
+            "clear the operation lock",
+            "Clear it? Only if that run is dead. Type the env name",
+        )
+        ctx.store.delete_lock(held)
+        print(f"{env}: operation lock cleared")
+    lock = lifecycle.find_lock(ctx, env)
     if lock is None:
         print(f"{env}: the state is not locked")
         return
@@ -178,6 +201,48 @@ def unlock(env: str, yes: bool = False) -> None:
     )
     ask(env, yes, "force-unlock", "Release this lock? Only if that run is dead. Type the env name")
     lifecycle.force_unlock(ctx, env, lock["ID"])
+
+
+def drift(env: str = "", target: str = "", as_json: bool = False) -> int:
+    """Drift of every active environment (or `env`): 0 none, 2 drifted, 1 an error."""
+    ctx = context(progress_to_stderr=as_json)
+    if target and target not in ("local", "aws"):
+        raise UsageError(f"--target: expected local or aws, got {target!r}")
+    leases = [ctx.store.get(require_env(env))] if env else ctx.store.list()
+    if env and leases[0] is None:
+        config.load_environment(ctx.project, env)
+        raise UsageError(f"{env}: not deployed (no lease); nothing to compare")
+    chosen = [
+        lease
+        for lease in leases
+        if lease is not None
+        and (env or lease.status == ACTIVE)
+        and (not target or lease.target == target)
+    ]
+    reports = [lifecycle.drift(ctx, lease.env, lease.outputs) for lease in chosen]
+    if as_json:
+        print_json({"format_version": 1, "environments": [r.to_json() for r in reports]})
+    else:
+        print(format_drift(reports))
+    if any(r.error for r in reports):
+        return EXIT_FAILED
+    return EXIT_INVALID if any(r.drifted for r in reports) else 0
+
+
+def reconcile(dry_run: bool = False, as_json: bool = False) -> None:
+    """Resolve what environment files, leases and states disagree on."""
+    ctx = context(progress_to_stderr=as_json)
+    findings = lifecycle.reconcile(ctx, dry_run=dry_run)
+    if as_json:
+        print_json(
+            {
+                "format_version": 1,
+                "dry_run": dry_run,
+                "findings": [f.to_json() for f in findings],
+            }
+        )
+        return
+    print(format_findings(findings, dry_run))
 
 
 def extend_ttl(env: str, hours_text: str, reason: str = "") -> None:
@@ -218,7 +283,7 @@ def ttl_sweep(dry_run: bool = False, max_destroys_text: str = "", as_json: bool 
         settings=SweepSettings(
             ladders=lambda name: config.load_environment(project, name).warnings,
             warning_horizon=_warning_horizon(project),
-            resource_count=lambda lease: lifecycle.count_local_state(project, lease.env),
+            resource_count=lambda lease: states.local_count(project, lease.env),
             env_exists=lambda name: project.environment_file(name).exists(),
             dry_run=dry_run,
             max_destroys=max_destroys,
@@ -247,7 +312,7 @@ def parse_count(option: str, text: str, *, allow_empty: bool = True) -> int | No
     """A whole number ≥ 0 from a CLI option; empty means 'not given'."""
     if not text.strip() and allow_empty:
         return None
-    if not text.strip().isdigit():
+    if not (text.strip().isascii() and text.strip().isdigit()):
         raise UsageError(f"{option}: expected a whole number ≥ 0, got {text!r}")
     return int(text)
 

@@ -34,10 +34,14 @@ from ephemera.config.schema import (
     STACK_PATTERN,
     merged_validator,
 )
+from ephemera.config.stackmanifest import load_manifest
 from ephemera.durations import parse_duration
 from ephemera.environment import Environment, PolicySkip
 from ephemera.errors import Problem, UsageError, ValidationError
 from ephemera.project import Project
+
+# Stack variables whose value names a file or directory of the project.
+FILE_VARIABLE_SUFFIXES = ("_file", "_path", "_dir")
 
 # ------------------------------------------------------------------- the stages
 
@@ -100,6 +104,11 @@ def _validate(ctx: _Context, name: str) -> tuple[Environment | None, list[Proble
         else:
             for issue in stackvars.check_variables(variables, declared, stack):
                 report(files.problem(("variables", *issue.path), issue.message))
+    if stack_ok:
+        try:
+            load_manifest(project.stack_dir(stack))
+        except ValidationError as exc:
+            problems.extend(exc.problems)
 
     for problem in _semantic_problems(ctx, name, files, merged, stack_ok):
         report(problem)
@@ -158,6 +167,7 @@ def _semantic_problems(
     elif target == "local" and "region" in merged:
         out.append(files.problem(("region",), "only allowed with target aws (target is local)"))
 
+    out += _path_problems(ctx.project, files, merged.get("variables"))
     policy = merged.get("policy")
     skips = policy.get("skip") if isinstance(policy, dict) else None
     if isinstance(skips, list):
@@ -172,6 +182,27 @@ def _semantic_problems(
                         "a policy skip needs a non-empty reason",
                     )
                 )
+    return out
+
+
+def _path_problems(project: Project, files: SourceFiles, variables: Any) -> list[Problem]:
+    """A variable that names a file (`*_file`, `*_path`, `*_dir`) must name one inside
+    the project: the stacks read it, and the local mock API serves what it reads."""
+    if not isinstance(variables, dict):
+        return []
+    out = []
+    for key, value in variables.items():
+        if not (isinstance(value, str) and key.endswith(FILE_VARIABLE_SUFFIXES)):
+            continue
+        resolved = (project.root / value).resolve()
+        if not resolved.is_relative_to(project.root):
+            out.append(
+                files.problem(
+                    ("variables", key),
+                    f"{value!r} is outside the project ({resolved}); name a file inside it, "
+                    "relative to the project root",
+                )
+            )
     return out
 
 

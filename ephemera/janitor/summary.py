@@ -26,6 +26,7 @@ class SweepSummary:
 
     started_at: datetime
     dry_run: bool = False
+    recovered: list[SweepItem] = field(default_factory=list)  # claims dead runs left
     claimed: list[SweepItem] = field(default_factory=list)
     destroyed: list[SweepItem] = field(default_factory=list)
     dispatched: list[SweepItem] = field(default_factory=list)
@@ -35,7 +36,16 @@ class SweepSummary:
     orphans: list[str] = field(default_factory=list)  # leases whose env file was deleted
     errors: list[SweepItem] = field(default_factory=list)  # notification / bookkeeping errors
 
-    LISTS = ("claimed", "destroyed", "dispatched", "failed", "warned", "skipped", "errors")
+    LISTS = (
+        "recovered",
+        "claimed",
+        "destroyed",
+        "dispatched",
+        "failed",
+        "warned",
+        "skipped",
+        "errors",
+    )
 
     @property
     def ok(self) -> bool:

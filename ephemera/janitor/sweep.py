@@ -15,29 +15,28 @@ from typing import Any
 from ephemera.durations import format_when
 from ephemera.errors import UsageError
 from ephemera.janitor.dispatch import Dispatcher, DispatchResult
-from ephemera.janitor.ladder import (
-    DEFAULT_LADDER,
-    DEFAULT_WARNINGS,
-    Ladder,
-    LadderSpec,
-    Rung,
-    due_warnings,
-    parse_ladder,
-    warning_message,
-)
+from ephemera.janitor.ladder import DEFAULT_WARNINGS
+from ephemera.janitor.messages import expired_notification, failed_notification
 from ephemera.janitor.notify import Notification, Notifier
 from ephemera.janitor.summary import SweepItem, SweepSummary
+from ephemera.janitor.warnpass import Ladders, WarningPass
 from ephemera.leases.base import (
     ACTIVE,
+    CLAIMED,
+    DEPLOYING,
     DESTROYED,
     DESTROYING,
     FAILED,
+    FAR_FUTURE,
+    UNTRACKED,
     Lease,
     LeaseConflict,
     LeaseStore,
     RunRecord,
     new_run_id,
 )
+from ephemera.leases.holders import Holder, holder_here
+from ephemera.leases.oplock import claim_is_stale, is_live
 
 BACKOFF = (
     timedelta(minutes=5),
@@ -46,10 +45,13 @@ BACKOFF = (
     timedelta(hours=4),
 )  # after the 1st, 2nd, 3rd, 4th and every later failed destroy
 JANITOR = "ttl-janitor"
+# A sweep's claim lasts this long: a dispatched destroy that has not finished by then
+# (its build never ran, or died) is taken over by a later sweep and retried.
+CLAIM_TTL = timedelta(hours=2)
+EXPIRABLE = (ACTIVE, FAILED, UNTRACKED)
 _CAS_ATTEMPTS = 5
 
 ResourceCount = Callable[[Lease], "int | None"]
-Ladders = LadderSpec | Callable[[str], LadderSpec]
 
 
 @dataclass(frozen=True)
@@ -94,18 +96,12 @@ class _Sweep:
         self.dispatcher = dispatcher
         self.notifier = notifier
         self.settings = settings
+        self.holder: Holder = holder_here(new_run_id("expire", now), "expire", now)
         self.claims = 0
+        self.handled: set[str] = set()  # each environment once per sweep
         self.summary = SweepSummary(started_at=now, dry_run=settings.dry_run)
 
     # helpers -----------------------------------------------------------------
-    def ladder(self, env: str) -> Ladder:
-        if not callable(self.settings.ladders):
-            return parse_ladder(self.settings.ladders)
-        try:
-            return parse_ladder(self.settings.ladders(env))
-        except Exception:  # an unreadable env file must not cost the others their warnings
-            return DEFAULT_LADDER
-
     def count(self, lease: Lease) -> int | None:
         if self.settings.resource_count is None:
             return None
@@ -122,7 +118,7 @@ class _Sweep:
                 SweepItem(event.env, f"{event.kind} notification not delivered: {exc}")
             )
 
-    def run_record(self, env: str, result: str, detail: str) -> None:
+    def run_record(self, env: str, result: str, detail: str, removed: int | None = None) -> None:
         try:
             self.store.add_run(
                 RunRecord(
@@ -134,81 +130,130 @@ class _Sweep:
                     started_at=self.now,
                     ended_at=self.now,
                     result=result,
+                    destroyed=removed or 0,
                     detail=detail,
                 )
             )
         except Exception as exc:
             self.summary.errors.append(SweepItem(env, f"run record not written: {exc}"))
 
-    # expiry ------------------------------------------------------------------
-    def expire_all(self) -> None:
+    def each(
+        self, statuses: tuple[str, ...], before: datetime, act: Callable[[Lease], None]
+    ) -> None:
+        """`act` on every lease due in `statuses`; one failure never stops the others."""
         try:
-            candidates = self.store.due((ACTIVE, FAILED), self.now)
+            candidates = self.store.due(statuses, before)
         except Exception as exc:
-            self.summary.errors.append(SweepItem("*", f"cannot list expired leases: {exc}"))
+            self.summary.errors.append(SweepItem("*", f"cannot list leases: {exc}"))
             return
         for lease in candidates:
+            if lease.env in self.handled:
+                continue
+            self.handled.add(lease.env)
             try:
-                self.expire(lease)
-            except Exception as exc:  # one environment's failure never stops the others
+                act(lease)
+            except Exception as exc:
                 self.summary.failed.append(SweepItem(lease.env, f"unexpected error: {exc!r}"))
 
-    def expire(self, lease: Lease) -> None:
+    # claims a run left behind ----------------------------------------------------
+    def recover(self, lease: Lease) -> None:
+        """A deploying or destroying lease whose run stopped without finishing: an
+        expired one, or one being destroyed, is destroyed (retried); an unexpired
+        deploy becomes failed, for a deploy or a later sweep to deal with."""
+        if not claim_is_stale(self.store, lease, self.now):
+            return
+        who = lease.holder.describe() if lease.holder else "an earlier run"
+        expired = lease.expires_at is not None and lease.expires_at <= self.now
+        if lease.protected or (lease.status == DEPLOYING and not expired):
+            self.abandon(lease, f"{who} stopped without finishing")
+        else:
+            self.expire(lease, f"taken over: {who} stopped without finishing")
+
+    def abandon(self, lease: Lease, reason: str) -> None:
+        if self.settings.dry_run:
+            self.summary.recovered.append(SweepItem(lease.env, f"would mark failed: {reason}"))
+            return
+        try:
+            self.store.update(
+                lease.evolve(
+                    status=FAILED,
+                    status_reason=reason,
+                    status_changed_at=self.now,
+                    expires_at=lease.expires_at or self.now,
+                    holder=None,
+                    claim_deadline=None,
+                )
+            )
+        except LeaseConflict:
+            self.summary.skipped.append(SweepItem(lease.env, "changed by someone else"))
+            return
+        self.summary.recovered.append(SweepItem(lease.env, f"failed: {reason}"))
+        self.run_record(lease.env, "failed", reason)
+
+    # expiry ------------------------------------------------------------------
+    def skip_reason(self, lease: Lease) -> str | None:
+        """Why an expired lease is not destroyed in this sweep, if it is not."""
+        if lease.protected:
+            return "protected: never destroyed by the janitor"
+        next_at = lease.next_attempt_at
+        if lease.status == FAILED and next_at is not None and next_at > self.now:
+            return f"destroy failed {lease.attempts}x; next attempt at {format_when(next_at)}"
+        if lease.status not in CLAIMED and is_live(self.store.get_lock(lease.env), self.now):
+            return "an operation is running on it: left for the next sweep"
+        if self.settings.max_destroys is not None and self.claims >= self.settings.max_destroys:
+            return f"max_destroys={self.settings.max_destroys} reached: left for the next sweep"
+        return None
+
+    def expire(self, lease: Lease, why: str | None = None) -> None:
         env = lease.env
         if self.settings.env_exists is not None and not self.settings.env_exists(env):
             self.summary.orphans.append(env)
-        if lease.protected:
-            self.summary.skipped.append(SweepItem(env, "protected: never destroyed by the janitor"))
+        skipped = self.skip_reason(lease)
+        if skipped:
+            self.summary.skipped.append(SweepItem(env, skipped))
             return
-        retry = lease.status == FAILED
-        if retry and lease.next_attempt_at is not None and lease.next_attempt_at > self.now:
-            self.summary.skipped.append(
-                SweepItem(
-                    env,
-                    f"destroy failed {lease.attempts}x; next attempt at "
-                    f"{format_when(lease.next_attempt_at)}",
-                )
-            )
-            return
-        if self.settings.max_destroys is not None and self.claims >= self.settings.max_destroys:
-            self.summary.skipped.append(
-                SweepItem(
-                    env,
-                    f"max_destroys={self.settings.max_destroys} reached: left for the next sweep",
-                )
-            )
-            return
-        assert lease.expires_at is not None
-        why = f"expired at {format_when(lease.expires_at)}"
-        if retry:
-            why += f"; retrying after {lease.attempts} failed destroy(s)"
+        if why is None:
+            why = f"expired at {format_when(lease.expires_at or self.now)}"
+            if lease.status == FAILED:
+                why += f"; retrying after {lease.attempts} failed destroy(s)"
         if self.settings.dry_run:
             self.claims += 1
             self.summary.claimed.append(SweepItem(env, f"would claim and destroy: {why}"))
             return
-        try:
-            claimed = self.store.update(
-                lease.evolve(
-                    status=DESTROYING,
-                    status_reason=f"expired: claimed by {self.settings.actor}",
-                    status_changed_at=self.now,
-                )
-            )
-        except LeaseConflict:
+        claimed = self.claim(lease)
+        if claimed is None:
             self.summary.skipped.append(SweepItem(env, "changed or claimed by someone else"))
             return
         self.claims += 1
         self.summary.claimed.append(SweepItem(env, why))
+        self.dispatch(claimed, self.count(claimed))
+
+    def claim(self, lease: Lease) -> Lease | None:
+        """destroying, held by this sweep until CLAIM_TTL; None when the CAS lost."""
+        try:
+            return self.store.update(
+                lease.evolve(
+                    status=DESTROYING,
+                    status_reason=f"expired: claimed by {self.settings.actor}",
+                    status_changed_at=self.now,
+                    holder=self.holder,
+                    claim_deadline=self.now + CLAIM_TTL,
+                )
+            )
+        except LeaseConflict:
+            return None
+
+    def dispatch(self, claimed: Lease, removed: int | None) -> None:
         try:
             result = self.dispatcher.destroy(claimed)
         except Exception as exc:
-            result = DispatchResult("failed", f"{env}: the dispatcher raised {exc!r}")
+            result = DispatchResult("failed", f"{claimed.env}: the dispatcher raised {exc!r}")
         if result.outcome == "destroyed" and result.leftovers:
             # never report as destroyed what the state still holds
             result = DispatchResult("failed", result.detail, list(result.leftovers))
-        orphan = env in self.summary.orphans
+        orphan = claimed.env in self.summary.orphans
         if result.outcome == "destroyed":
-            self.destroyed(claimed, result, orphan)
+            self.destroyed(claimed, result, orphan, removed)
         elif result.outcome == "dispatched":
             self.dispatched(claimed, result, orphan)
         else:
@@ -224,64 +269,46 @@ class _Sweep:
             attempts=_CAS_ATTEMPTS,
         )
 
-    def destroyed(self, lease: Lease, result: DispatchResult, orphan: bool) -> None:
+    def destroyed(
+        self, lease: Lease, result: DispatchResult, orphan: bool, removed: int | None
+    ) -> None:
         self.finish(
             lease,
             status=DESTROYED,
             status_reason="expired: ttl ran out",
             status_changed_at=self.now,
             next_attempt_at=None,
+            holder=None,
+            claim_deadline=None,
         )
         self.summary.destroyed.append(SweepItem(lease.env, result.detail or "destroyed"))
-        self.run_record(lease.env, "destroyed", result.detail)
-        self.notify_expired(
-            lease,
-            "destroyed",
-            f"[ephemera] {lease.env} destroyed: its TTL ran out",
-            f"and was destroyed by {self.settings.actor}.",
-            result.detail,
-            orphan,
-            f"\nTo bring it back: make deploy ENV={lease.env}",
+        self.run_record(lease.env, "destroyed", result.detail, removed)
+        self.notify(
+            expired_notification(
+                lease,
+                "destroyed",
+                f"[ephemera] {lease.env} destroyed: its TTL ran out",
+                f"and was destroyed by {self.settings.actor}.",
+                result.detail,
+                orphan=orphan,
+                now=self.now,
+                after=f"\nTo bring it back: make deploy ENV={lease.env}",
+            )
         )
 
     def dispatched(self, lease: Lease, result: DispatchResult, orphan: bool) -> None:
         self.finish(lease, status_reason=f"expired: destroy dispatched: {result.detail}")
         self.summary.dispatched.append(SweepItem(lease.env, result.detail or "dispatched"))
         self.run_record(lease.env, "dispatched", result.detail)
-        self.notify_expired(
-            lease,
-            "dispatched",
-            f"[ephemera] {lease.env} expired: destroy started",
-            f"; its destroy was handed to {result.detail}.",
-            result.detail,
-            orphan,
-        )
-
-    def notify_expired(
-        self,
-        lease: Lease,
-        kind: str,
-        subject: str,
-        what_happened: str,
-        detail: str,
-        orphan: bool,
-        after: str = "",
-    ) -> None:
-        """The notification of an expired environment's outcome (destroyed, dispatched)."""
-        joiner = "" if what_happened.startswith(";") else " "
-        note = "\nIts environment file no longer exists (orphaned lease)." if orphan else ""
         self.notify(
-            Notification(
-                env=lease.env,
-                kind=kind,
-                subject=subject,
-                text=(
-                    f"Environment {lease.env} (owner {lease.owner}) expired at "
-                    f"{format_when(lease.expires_at or self.now)}"
-                    f"{joiner}{what_happened}{note}{after}"
-                ),
-                data={"env": lease.env, "owner": lease.owner, "detail": detail},
-                at=self.now,
+            expired_notification(
+                lease,
+                "dispatched",
+                f"[ephemera] {lease.env} expired: destroy started",
+                f"; its destroy was handed to {result.detail}.",
+                result.detail,
+                orphan=orphan,
+                now=self.now,
             )
         )
 
@@ -298,97 +325,26 @@ class _Sweep:
             status_changed_at=self.now,
             attempts=attempts,
             next_attempt_at=next_at,
+            holder=None,
+            claim_deadline=None,
         )
         self.summary.failed.append(
             SweepItem(lease.env, f"{reason}; next attempt at {format_when(next_at)}")
         )
         self.run_record(lease.env, "failed", reason)
-        leftovers = "".join(f"\n  {item}" for item in result.leftovers)
-        self.notify(
-            Notification(
-                env=lease.env,
-                kind="failed",
-                subject=f"[ephemera] {lease.env}: destroy failed (attempt {attempts})",
-                text=(
-                    f"Environment {lease.env} (owner {lease.owner}) expired, but destroying it "
-                    f"failed: {result.detail}"
-                    + (f"\nStill present:{leftovers}" if leftovers else "")
-                    + f"\nThe janitor retries at {format_when(next_at)}; to retry now: "
-                    f"make destroy ENV={lease.env}"
-                ),
-                data={
-                    "env": lease.env,
-                    "owner": lease.owner,
-                    "attempts": attempts,
-                    "detail": result.detail,
-                    "leftovers": list(result.leftovers),
-                    "next_attempt_at": next_at.isoformat(),
-                },
-                at=self.now,
-            )
-        )
+        self.notify(failed_notification(lease, attempts, result, next_at, self.now))
 
-    # warnings ----------------------------------------------------------------
-    def horizon(self) -> timedelta:
-        """How far ahead a rung can fall due: the longest rung of the ladder(s)."""
-        if self.settings.warning_horizon is not None:
-            return self.settings.warning_horizon
-        ladder = (
-            DEFAULT_LADDER
-            if callable(self.settings.ladders)
-            else parse_ladder(self.settings.ladders)
-        )
-        return max(ladder, default=timedelta(0))
-
-    def warn_all(self) -> None:
-        """Leases expiring within the horizon, read by a query on the status+expiry
-        index (never a scan of the whole table)."""
-        try:
-            leases = self.store.due((ACTIVE,), self.now + self.horizon())
-        except Exception as exc:
-            self.summary.errors.append(SweepItem("*", f"cannot list expiring leases: {exc}"))
-            return
-        for lease in leases:
-            if lease.protected:
-                continue
-            if lease.expires_at is None or lease.expires_at <= self.now:
-                continue
-            try:
-                self.warn(lease)
-            except Exception as exc:
-                self.summary.errors.append(SweepItem(lease.env, f"warning failed: {exc!r}"))
-
-    def warn(self, lease: Lease) -> None:
-        ladder = self.ladder(lease.env)
-        marked: list[Rung] = []
-
-        def mark_due(current: Lease) -> Lease | None:
-            """Record every due rung as sent (a lost race re-reads: another sweep, which
-            then sent it, or an extend got there first)."""
-            marked[:] = [] if current.protected else due_warnings(current, ladder, self.now)
-            if not marked:
-                return None
-            return current.evolve(
-                warnings_sent=current.warnings_sent + tuple(r.text for r in marked)
-            )
-
-        if self.settings.dry_run:
-            rungs = due_warnings(lease, ladder, self.now)
-            if rungs:
-                self.summary.warned.append(
-                    SweepItem(lease.env, f"would send the {rungs[0].text} warning")
-                )
-            return
-        written = self.store.modify(lease.env, mark_due, first=lease, attempts=_CAS_ATTEMPTS)
-        if written is None:
-            return
-        rung = marked[0]
-        event = warning_message(written, rung, self.now, self.count(written))
-        self.notify(event)
-        skipped = [r.text for r in marked[1:]]
-        extra = f" (also marked sent: {', '.join(skipped)})" if skipped else ""
-        self.summary.warned.append(
-            SweepItem(lease.env, f"{rung.text} warning: {event.subject}{extra}")
+    def warnings(self) -> WarningPass:
+        settings = self.settings
+        return WarningPass(
+            self.store,
+            self.now,
+            self.summary,
+            settings.ladders,
+            settings.warning_horizon,
+            settings.dry_run,
+            self.notify,
+            self.count,
         )
 
 
@@ -400,23 +356,27 @@ def sweep(
     notifier: Notifier,
     settings: SweepSettings | None = None,
 ) -> SweepSummary:
-    """Destroy what expired, warn what is about to, and say what happened.
+    """Recover what dead runs left, destroy what expired, warn what is about to, and say
+    what happened.
 
-    1. Every active lease expired at `now`, and every failed one whose
-       next_attempt_at has come: protected → skipped; otherwise claimed by CAS
-       (→ destroying; a lost CAS means another sweep has it: skipped), then
+    1. Every deploying or destroying lease whose run stopped without finishing (no
+       live operation lock; its holder's process gone from this host, or its claim
+       deadline passed): an unexpired deploy → failed, with the run named; anything
+       else → claimed and destroyed as in 2 (listed in `recovered` or `claimed`).
+    2. Every active or untracked lease expired at `now`, and every failed one whose
+       next_attempt_at has come: protected → skipped; busy (a live operation lock) →
+       skipped; otherwise claimed by CAS (→ destroying, held by this sweep until
+       CLAIM_TTL; a lost CAS means another sweep has it: skipped), then
        `dispatcher.destroy`:
-         destroyed  → status destroyed, notified;
+         destroyed  → status destroyed, notified, an `expire` run with −N;
          dispatched → stays destroying (the async runner finishes it), notified;
          failed     → status failed, attempts + 1, next_attempt_at = now + backoff,
                       the error and leftovers in status_reason, notified once.
        At most `settings.max_destroys` claims (the rest: skipped, with the reason).
        An expired lease whose env file is gone (`env_exists` false) is still
        destroyed, and listed in `orphans`.
-    2. Every other active, unprotected lease expiring within the warning horizon
-       (a query on the status+expiry index): the most urgent due warning rung is
-       sent, after a CAS recording it (and any other due rungs) in warnings_sent
-       won — two sweeps never send the same warning twice.
+    3. Every other active, unprotected lease expiring within the warning horizon: the
+       most urgent due warning rung is sent once (`warnpass`).
 
     With `settings.dry_run` it reads only; the summary says what would happen. One
     environment's failure is reported and never stops the others.
@@ -425,6 +385,7 @@ def sweep(
     if settings.max_destroys is not None and settings.max_destroys < 0:
         raise UsageError(f"ttl sweep: max_destroys must be ≥ 0, got {settings.max_destroys}")
     run = _Sweep(store, now, dispatcher, notifier, settings)
-    run.expire_all()
-    run.warn_all()
+    run.each(CLAIMED, FAR_FUTURE, run.recover)
+    run.each(EXPIRABLE, now, run.expire)
+    run.warnings().run()
     return run.summary

@@ -4,6 +4,7 @@ running Terraform. Standard library only: the janitor Lambda packages it.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 
@@ -21,3 +22,25 @@ def count_state_resources(state: dict[str, Any]) -> int:
         for resource in resources
         if isinstance(resource, dict) and resource.get("mode") == "managed"
     )
+
+
+STATE_KEY = "envs/{env}/terraform.tfstate"  # the s3 backend's key (templates/backend/s3.hcl.j2)
+
+
+def count_state_data(data: bytes) -> int | None:
+    """`count_state_resources` of a state file's bytes; None when they hold no state (an
+    empty file, not JSON, not a state document)."""
+    try:
+        return count_state_resources(json.loads(data))
+    except ValueError:
+        return None
+
+
+def count_s3_state(s3: Any, bucket: str, env: str) -> int | None:
+    """The same for `env`'s state object in `bucket` (`s3`: a boto3 S3 client); None when
+    there is no object or it cannot be read."""
+    try:
+        body = s3.get_object(Bucket=bucket, Key=STATE_KEY.format(env=env))["Body"].read()
+    except Exception:  # noqa: BLE001 - missing, forbidden, unreachable: unknown either way
+        return None
+    return count_state_data(body)

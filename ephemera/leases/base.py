@@ -10,13 +10,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ephemera.errors import EphemeraError
+from ephemera.leases.holders import Holder
 
 DEPLOYING = "deploying"
 ACTIVE = "active"
 DESTROYING = "destroying"
 DESTROYED = "destroyed"
 FAILED = "failed"
-STATUSES = (DEPLOYING, ACTIVE, DESTROYING, DESTROYED, FAILED)
+UNTRACKED = "untracked"  # resources found in a state without a live lease (reconcile)
+STATUSES = (DEPLOYING, ACTIVE, DESTROYING, DESTROYED, FAILED, UNTRACKED)
+CLAIMED = (DEPLOYING, DESTROYING)  # a run holds the lease: `holder`, `claim_deadline`
+FAR_FUTURE = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 class LeaseConflict(EphemeraError):
@@ -41,10 +45,29 @@ class Lease:
     last_run_id: str | None = None
     status_reason: str | None = None
     status_changed_at: datetime | None = None
+    holder: Holder | None = None  # who holds a claimed (deploying, destroying) lease
+    claim_deadline: datetime | None = None  # when an unrenewed claim runs out
     version: int = 0
 
     def evolve(self, **changes: Any) -> Lease:
         """A copy with `changes`; the store bumps `version` when it writes it."""
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class OpLock:
+    """The environment's operation lock: one plan, deploy, destroy or drift at a time.
+
+    Held in the lease store (so across machines with DynamoDB) by `holder` until
+    `deadline`, which the holder's heartbeat keeps pushing back; `version` is its
+    compare-and-swap counter."""
+
+    env: str
+    holder: Holder
+    deadline: datetime
+    version: int = 0
+
+    def evolve(self, **changes: Any) -> OpLock:
         return replace(self, **changes)
 
 
@@ -99,6 +122,23 @@ class LeaseStore(ABC):
     @abstractmethod
     def due(self, statuses: tuple[str, ...], before: datetime) -> list[Lease]:
         """Leases in `statuses` whose expires_at is at or before `before`."""
+
+    def in_status(self, statuses: tuple[str, ...]) -> list[Lease]:
+        """Every lease in `statuses` that has an expiry (in DynamoDB, the index holds only
+        those), whatever that expiry is."""
+        return self.due(statuses, FAR_FUTURE)
+
+    @abstractmethod
+    def get_lock(self, env: str) -> OpLock | None: ...
+
+    @abstractmethod
+    def put_lock(self, lock: OpLock, expected: OpLock | None) -> OpLock:
+        """Write `lock` (version + 1) if the stored lock is still `expected` (compared by
+        version; None: there is none). LeaseConflict otherwise."""
+
+    @abstractmethod
+    def delete_lock(self, lock: OpLock) -> bool:
+        """Remove the lock if it is still `lock` (same version); whether it was."""
 
     @abstractmethod
     def add_run(self, run: RunRecord) -> None: ...

@@ -26,6 +26,12 @@ Run table `<table>-runs` (billing PAY_PER_REQUEST)
     A second table, not items in the lease table: the lease table has no sort key, so runs
     stored there could not be read newest first by a Query.
 
+Operation locks are items of the lease table under the key `lock#<env>` (environment
+names cannot hold `#`): holder (S, JSON), deadline (S), version (N). They have no
+`status`, so the index never holds them, and `list` leaves them out. Written with the
+same conditions as leases (`attribute_not_exists(env)` / `version = :expected`); deleted
+with `version = :expected`.
+
 Writes:
     create       PutItem, ConditionExpression `attribute_not_exists(env)`, version 1.
     update       PutItem of the whole item, ConditionExpression `version = :expected`,
@@ -52,13 +58,22 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ephemera.leases.base import Lease, LeaseConflict, LeaseStore, RunRecord
+from ephemera.leases.base import Lease, LeaseConflict, LeaseStore, OpLock, RunRecord
 from ephemera.leases.codec import from_text, to_text
+from ephemera.leases.holders import Holder
 
 STATUS_EXPIRY_INDEX = "status-expires_at"
 RUNS_TABLE_SUFFIX = "-runs"
+LOCK_PREFIX = "lock#"
 
-_LEASE_TIMES = ("created_at", "applied_at", "expires_at", "next_attempt_at", "status_changed_at")
+_LEASE_TIMES = (
+    "created_at",
+    "applied_at",
+    "expires_at",
+    "next_attempt_at",
+    "status_changed_at",
+    "claim_deadline",
+)
 _LEASE_TEXTS = ("target", "stack", "owner", "status", "last_run_id", "status_reason")
 _RUN_TEXTS = ("op", "actor", "commit", "result", "log_path", "detail")
 _RUN_COUNTS = ("added", "changed", "destroyed")
@@ -152,6 +167,8 @@ def _lease_item(lease: Lease) -> dict[str, dict[str, Any]]:
         item["warnings_sent"] = {"L": [{"S": rung} for rung in lease.warnings_sent]}
     if lease.outputs:
         item["outputs"] = {"S": json.dumps(lease.outputs, sort_keys=True)}
+    if lease.holder:
+        item["holder"] = {"S": json.dumps(lease.holder.to_dict(), sort_keys=True)}
     return _compact(item)
 
 
@@ -169,6 +186,8 @@ def _lease_from_item(item: dict[str, Any]) -> Lease:
     data["warnings_sent"] = tuple(v["S"] for v in item.get("warnings_sent", {}).get("L", []))
     outputs = _read_text(item, "outputs")
     data["outputs"] = json.loads(outputs) if outputs else {}
+    holder = _read_text(item, "holder")
+    data["holder"] = Holder.from_dict(json.loads(holder)) if holder else None
     return Lease(**data)
 
 
@@ -276,11 +295,7 @@ class DynamoLeaseStore(LeaseStore):
         written = lease.evolve(version=lease.version + 1)
         try:
             self.client.put_item(
-                TableName=self.table_name,
-                Item=_lease_item(written),
-                ConditionExpression="#version = :expected",
-                ExpressionAttributeNames={"#version": "version"},
-                ExpressionAttributeValues={":expected": _number(lease.version)},
+                TableName=self.table_name, Item=_lease_item(written), **_version_is(lease.version)
             )
         except ClientError as exc:
             if _condition_failed(exc):
@@ -292,7 +307,8 @@ class DynamoLeaseStore(LeaseStore):
 
     def list(self) -> list[Lease]:
         items = self._pages("scan", TableName=self.table_name, ConsistentRead=True)
-        return sorted((_lease_from_item(i) for i in items), key=lambda lease: lease.env)
+        leases = (_lease_from_item(i) for i in items if not i["env"]["S"].startswith(LOCK_PREFIX))
+        return sorted(leases, key=lambda lease: lease.env)
 
     def due(self, statuses: tuple[str, ...], before: datetime) -> list[Lease]:
         found: list[Lease] = []
@@ -310,6 +326,45 @@ class DynamoLeaseStore(LeaseStore):
             )
             found.extend(_lease_from_item(i) for i in items)
         return sorted(found, key=lambda lease: (to_text(lease.expires_at), lease.env))
+
+    # -- operation locks ------------------------------------------------------------------
+
+    def get_lock(self, env: str) -> OpLock | None:
+        reply = self.client.get_item(
+            TableName=self.table_name, Key={"env": {"S": LOCK_PREFIX + env}}, ConsistentRead=True
+        )
+        item = reply.get("Item")
+        return None if item is None else _lock_from_item(env, item)
+
+    def put_lock(self, lock: OpLock, expected: OpLock | None) -> OpLock:
+        written = lock.evolve(version=1 if expected is None else expected.version + 1)
+        if expected is None:
+            condition: dict[str, Any] = {
+                "ConditionExpression": "attribute_not_exists(#env)",
+                "ExpressionAttributeNames": {"#env": "env"},
+            }
+        else:
+            condition = _version_is(expected.version)
+        try:
+            self.client.put_item(TableName=self.table_name, Item=_lock_item(written), **condition)
+        except ClientError as exc:
+            if _condition_failed(exc):
+                raise LeaseConflict(f"{lock.env}: the operation lock changed") from exc
+            raise
+        return written
+
+    def delete_lock(self, lock: OpLock) -> bool:
+        try:
+            self.client.delete_item(
+                TableName=self.table_name,
+                Key={"env": {"S": LOCK_PREFIX + lock.env}},
+                **_version_is(lock.version),
+            )
+        except ClientError as exc:
+            if _condition_failed(exc):
+                return False
+            raise
+        return True
 
     # -- runs -----------------------------------------------------------------------------
 
@@ -351,3 +406,27 @@ class DynamoLeaseStore(LeaseStore):
             if not last:
                 return
             params["ExclusiveStartKey"] = last
+
+
+def _version_is(version: int) -> dict[str, Any]:
+    return {
+        "ConditionExpression": "#version = :expected",
+        "ExpressionAttributeNames": {"#version": "version"},
+        "ExpressionAttributeValues": {":expected": _number(version)},
+    }
+
+
+def _lock_item(lock: OpLock) -> dict[str, dict[str, Any]]:
+    return {
+        "env": {"S": LOCK_PREFIX + lock.env},
+        "holder": {"S": json.dumps(lock.holder.to_dict(), sort_keys=True)},
+        "deadline": {"S": to_text(lock.deadline) or ""},
+        "version": _number(lock.version),
+    }
+
+
+def _lock_from_item(env: str, item: dict[str, Any]) -> OpLock:
+    deadline = from_text(item["deadline"]["S"])
+    assert deadline is not None
+    holder = Holder.from_dict(json.loads(item["holder"]["S"]))
+    return OpLock(env=env, holder=holder, deadline=deadline, version=int(item["version"]["N"]))

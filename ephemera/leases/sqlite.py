@@ -1,4 +1,10 @@
-"""SQLite lease store: `.ephemera/leases.db`, compare-and-swap on `version`."""
+"""SQLite lease store: `.ephemera/leases.db`, compare-and-swap on `version`.
+
+A file SQLite cannot read (a damaged header, not a database) is a `LeaseStoreUnreadable`
+naming the file and what to run (exit 2), never an unexpected error; an empty file is an
+empty store (status and reconcile then find the environments whose state holds
+resources and call them untracked).
+"""
 
 from __future__ import annotations
 
@@ -11,8 +17,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ephemera.leases.base import Lease, LeaseConflict, LeaseStore, RunRecord
+from ephemera.errors import UsageError
+from ephemera.leases.base import Lease, LeaseConflict, LeaseStore, OpLock, RunRecord
 from ephemera.leases.codec import from_text, to_text
+from ephemera.leases.holders import Holder
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS leases (
@@ -32,6 +40,8 @@ CREATE TABLE IF NOT EXISTS leases (
     last_run_id TEXT,
     status_reason TEXT,
     status_changed_at TEXT,
+    holder TEXT,
+    claim_deadline TEXT,
     version INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS leases_status_expiry ON leases (status, expires_at);
@@ -51,10 +61,37 @@ CREATE TABLE IF NOT EXISTS runs (
     detail TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_env_started ON runs (env, started_at);
+CREATE TABLE IF NOT EXISTS locks (
+    env TEXT PRIMARY KEY,
+    holder TEXT NOT NULL,
+    deadline TEXT NOT NULL,
+    version INTEGER NOT NULL
+);
 """
+# Columns added since the first release, for databases created before them.
+_ADDED_COLUMNS = {"holder": "TEXT", "claim_deadline": "TEXT"}
+
+
+class LeaseStoreUnreadable(UsageError):
+    """The lease database is not one SQLite can read: its path and what to do (exit 2)."""
+
+    def __init__(self, path: Path, error: Exception) -> None:
+        super().__init__(
+            f"{path}: the lease database cannot be read ({error}). Nothing was changed. "
+            f"Move it aside (mv {path} {path}.damaged), then run 'invoke reconcile' to "
+            "recover the leases of the environments whose state holds resources."
+        )
+
 
 _LEASE_COLUMNS = [f.name for f in fields(Lease)]
-_TIME_FIELDS = {"created_at", "applied_at", "expires_at", "next_attempt_at", "status_changed_at"}
+_TIME_FIELDS = {
+    "created_at",
+    "applied_at",
+    "expires_at",
+    "next_attempt_at",
+    "status_changed_at",
+    "claim_deadline",
+}
 
 
 def _lease_row(lease: Lease) -> dict[str, Any]:
@@ -64,6 +101,7 @@ def _lease_row(lease: Lease) -> dict[str, Any]:
     row["protected"] = int(lease.protected)
     row["warnings_sent"] = json.dumps(list(lease.warnings_sent))
     row["outputs"] = json.dumps(lease.outputs, sort_keys=True)
+    row["holder"] = json.dumps(lease.holder.to_dict()) if lease.holder else None
     return row
 
 
@@ -74,7 +112,15 @@ def _lease_from_row(row: sqlite3.Row) -> Lease:
     data["protected"] = bool(data["protected"])
     data["warnings_sent"] = tuple(json.loads(data["warnings_sent"]))
     data["outputs"] = json.loads(data["outputs"])
+    data["holder"] = Holder.from_dict(json.loads(data["holder"])) if data["holder"] else None
     return Lease(**data)
+
+
+def _lock_from_row(row: sqlite3.Row) -> OpLock:
+    deadline = from_text(row["deadline"])
+    assert deadline is not None
+    holder = Holder.from_dict(json.loads(row["holder"]))
+    return OpLock(env=row["env"], holder=holder, deadline=deadline, version=row["version"])
 
 
 def _run_from_row(row: sqlite3.Row) -> RunRecord:
@@ -91,15 +137,26 @@ class SqliteLeaseStore(LeaseStore):
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.executescript(_SCHEMA)
+            present = {row["name"] for row in db.execute("PRAGMA table_info(leases)")}
+            for column, kind in _ADDED_COLUMNS.items():
+                if column not in present:
+                    db.execute(f"ALTER TABLE leases ADD COLUMN {column} {kind}")
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        db.row_factory = sqlite3.Row
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA busy_timeout=30000")
+        try:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA busy_timeout=30000")
+        except sqlite3.DatabaseError as exc:
+            raise LeaseStoreUnreadable(self.path, exc) from None
         try:
             yield db
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.IntegrityError):
+                raise
+            raise LeaseStoreUnreadable(self.path, exc) from None
         finally:
             db.close()
 
@@ -152,6 +209,47 @@ class SqliteLeaseStore(LeaseStore):
                 (*statuses, to_text(before)),
             ).fetchall()
         return [_lease_from_row(r) for r in rows]
+
+    def get_lock(self, env: str) -> OpLock | None:
+        with self._connect() as db:
+            row = db.execute("SELECT * FROM locks WHERE env = ?", (env,)).fetchone()
+        return None if row is None else _lock_from_row(row)
+
+    def put_lock(self, lock: OpLock, expected: OpLock | None) -> OpLock:
+        version = 1 if expected is None else expected.version + 1
+        written = lock.evolve(version=version)
+        row = {
+            "env": lock.env,
+            "holder": json.dumps(lock.holder.to_dict()),
+            "deadline": to_text(lock.deadline),
+            "version": version,
+        }
+        with self._connect() as db:
+            if expected is None:
+                try:
+                    db.execute(
+                        "INSERT INTO locks (env, holder, deadline, version) "
+                        "VALUES (:env, :holder, :deadline, :version)",
+                        row,
+                    )
+                except sqlite3.IntegrityError as exc:
+                    raise LeaseConflict(f"{lock.env}: the operation lock is held") from exc
+                return written
+            cursor = db.execute(
+                "UPDATE locks SET holder = :holder, deadline = :deadline, version = :version "
+                "WHERE env = :env AND version = :expected",
+                {**row, "expected": expected.version},
+            )
+        if cursor.rowcount != 1:
+            raise LeaseConflict(f"{lock.env}: the operation lock changed since it was read")
+        return written
+
+    def delete_lock(self, lock: OpLock) -> bool:
+        with self._connect() as db:
+            cursor = db.execute(
+                "DELETE FROM locks WHERE env = ? AND version = ?", (lock.env, lock.version)
+            )
+        return cursor.rowcount == 1
 
     def add_run(self, run: RunRecord) -> None:
         self._write_run(run, "INSERT")

@@ -11,7 +11,8 @@ bootstrap  the AWS control plane (terraform/bootstrap): credentials checked, pla
 
 from ephemera.lifecycle.context import Context, terraform_for
 from ephemera.lifecycle.deploy import DeployResult, apply_saved_plan, deploy, read_outputs
-from ephemera.lifecycle.destroy import count_local_state, destroy, state_resources
+from ephemera.lifecycle.destroy import destroy, never_deployed, state_resources
+from ephemera.lifecycle.drift import DriftReport, drift
 from ephemera.lifecycle.plan import (
     PLAN_FILE,
     PLAN_JSON,
@@ -23,6 +24,7 @@ from ephemera.lifecycle.plan import (
     run_gate,
     summarize_plan,
 )
+from ephemera.lifecycle.reconcile import Finding, reconcile
 from ephemera.lifecycle.statelock import find_lock, force_unlock
 
 __all__ = [
@@ -30,11 +32,15 @@ __all__ = [
     "PLAN_JSON",
     "Context",
     "DeployResult",
+    "DriftReport",
+    "Finding",
     "PlanSummary",
     "apply_saved_plan",
-    "count_local_state",
     "deploy",
     "destroy",
+    "drift",
+    "never_deployed",
+    "reconcile",
     "find_lock",
     "force_unlock",
     "init",

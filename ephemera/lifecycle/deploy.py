@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from ephemera import gate
+from ephemera import config, gate
+from ephemera.config.stackmanifest import load_manifest
 from ephemera.durations import renewed_expiry
 from ephemera.environment import Environment
 from ephemera.errors import EphemeraError
-from ephemera.leases import ACTIVE, DEPLOYING, DESTROYED, DESTROYING, FAILED, Lease
+from ephemera.health import health_url, is_healthy
+from ephemera.leases import ACTIVE, DEPLOYING, DESTROYED, DESTROYING, FAILED, Holder, Lease
+from ephemera.leases.oplock import LOCK_TTL
 from ephemera.lifecycle.context import Context, terraform_for
+from ephemera.lifecycle.operation import operation
 from ephemera.lifecycle.plan import (
     PLAN_DIGEST,
     PLAN_FILE,
@@ -38,25 +43,51 @@ class DeployResult:
 
 
 def deploy(ctx: Context, name: str) -> DeployResult:
-    """Plan, pass the gate, apply the saved plan, and create or renew the lease."""
-    env, rendered = prepare(ctx, name)
-    with recorded_run(ctx.project, ctx.store, env.name, "apply", ctx.clock) as run:
-        init(ctx, rendered, run.log)
-        summary = make_plan(ctx, rendered, run.log)
-        run.counts(summary.added, summary.changed, summary.destroyed)
-        gate.enforce(env, run_gate(ctx, env, summary))
-        lease = _mark_deploying(ctx, env, run)
-        applied = summary.has_changes
-        if applied:
-            try:
-                apply_saved_plan(ctx, rendered, run)
-            except (EphemeraError, KeyboardInterrupt) as exc:
-                _mark_apply_failed(ctx, env, exc)
-                raise
-        else:
-            ctx.say(f"==> {env.name}: no changes, nothing to apply")
-        lease = _mark_active(ctx, env, lease, read_outputs(ctx, rendered), run)
-    return DeployResult(lease, summary, applied)
+    """Plan, pass the gate, apply the saved plan, and create or renew the lease.
+
+    Under the environment's operation lock. An environment whose health check fails
+    has its runtime (the stack's `runtime` resource) replaced, keeping its expiry."""
+    config.check_environment_name(ctx.project, name)
+    with operation(ctx, name, "deploy", run_op="apply") as holder:
+        env, rendered = prepare(ctx, name)
+        repair = _runtime_to_replace(ctx, env)
+        with recorded_run(ctx.project, ctx.store, name, "apply", ctx.clock, holder.run_id) as run:
+            init(ctx, rendered, run.log)
+            summary = make_plan(ctx, rendered, run.log, replace=repair)
+            run.counts(summary.added, summary.changed, summary.destroyed)
+            gate.enforce(env, run_gate(ctx, env, summary))
+            keep_expiry = bool(repair)
+            _mark_deploying(ctx, env, run, holder, keep_expiry)
+            if summary.has_changes:
+                _apply(ctx, env, rendered, run, keep_expiry)
+            else:
+                ctx.say(f"==> {env.name}: no changes, nothing to apply")
+            lease = _mark_active(ctx, env, read_outputs(ctx, rendered), run, keep_expiry)
+    return DeployResult(lease, summary, summary.has_changes)
+
+
+def _runtime_to_replace(ctx: Context, env: Environment) -> tuple[str, ...]:
+    """The stack's runtime address when the deployed environment does not answer its
+    health check (a killed process, a reboot): planned for replacement."""
+    lease = ctx.store.get(env.name)
+    if lease is None or lease.status != ACTIVE:
+        return ()
+    url = health_url(lease.outputs)
+    runtime = load_manifest(ctx.project.stack_dir(env.stack)).runtime
+    if url is None or runtime is None or is_healthy(url):
+        return ()
+    ctx.say(f"==> {env.name}: {url} does not answer: replacing {runtime}")
+    return (runtime,)
+
+
+def _apply(
+    ctx: Context, env: Environment, rendered: Rendered, run: RunLog, keep_expiry: bool
+) -> None:
+    try:
+        apply_saved_plan(ctx, rendered, run)
+    except (EphemeraError, KeyboardInterrupt) as exc:
+        _mark_apply_failed(ctx, env, exc, keep_expiry)
+        raise
 
 
 def apply_saved_plan(ctx: Context, rendered: Rendered, run: RunLog) -> None:
@@ -86,41 +117,52 @@ def read_outputs(ctx: Context, rendered: Rendered) -> dict[str, Any]:
     return {key: item.get("value") for key, item in json.loads(shown.stdout or "{}").items()}
 
 
-def _mark_deploying(ctx: Context, env: Environment, run: RunLog) -> Lease:
+def _expiry(current: Lease | None, env: Environment, now: datetime, keep: bool) -> datetime:
+    """The lease's expiry for this deploy: renewed (never shortened), or kept (a repair)."""
+    existing = current.expires_at if current is not None else None
+    if keep and existing is not None:
+        return existing
+    return renewed_expiry(existing, env.ttl, now)
+
+
+def _mark_deploying(
+    ctx: Context, env: Environment, run: RunLog, holder: Holder, keep_expiry: bool
+) -> Lease:
+    """Claim the lease for this run (holder, claim deadline). It gets its expiry now, so
+    a run that dies mid-apply still leaves the janitor something to collect."""
     now = ctx.clock()
+    claim = {
+        "status": DEPLOYING,
+        "owner": env.owner,
+        "stack": env.stack,
+        "target": env.target,
+        "protected": env.protected,
+        "last_run_id": run.record.id,
+        "status_changed_at": now,
+        "status_reason": None,
+        "holder": holder,
+        "claim_deadline": now + LOCK_TTL,
+    }
     lease = ctx.store.get(env.name)
     if lease is not None and lease.status == DESTROYING:
-        raise EphemeraError(f"{env.name}: the environment is being destroyed; deploy it after that")
+        raise EphemeraError(
+            f"{env.name}: the environment is being destroyed ({lease.status_reason}); "
+            "deploy it after that"
+        )
     if lease is None or lease.status == DESTROYED:
         fresh = Lease(
             env=env.name,
-            target=env.target,
-            stack=env.stack,
-            owner=env.owner,
-            status=DEPLOYING,
             created_at=now,
-            protected=env.protected,
-            last_run_id=run.record.id,
-            status_changed_at=now,
+            expires_at=now + env.ttl,
             version=0 if lease is None else lease.version,
+            **claim,
         )
         return ctx.store.put(fresh)
-    return ctx.store.update(
-        lease.evolve(
-            status=DEPLOYING,
-            owner=env.owner,
-            stack=env.stack,
-            target=env.target,
-            protected=env.protected,
-            last_run_id=run.record.id,
-            status_changed_at=now,
-            status_reason=None,
-        )
-    )
+    return ctx.store.update(lease.evolve(expires_at=_expiry(lease, env, now, keep_expiry), **claim))
 
 
 def _mark_active(
-    ctx: Context, env: Environment, lease: Lease, outputs: dict[str, Any], run: RunLog
+    ctx: Context, env: Environment, outputs: dict[str, Any], run: RunLog, keep_expiry: bool
 ) -> Lease:
     """Active, with the renewed expiry (kept if an extend-ttl landed meanwhile)."""
     now = ctx.clock()
@@ -129,13 +171,15 @@ def _mark_active(
         lambda current: current.evolve(
             status=ACTIVE,
             applied_at=now,
-            expires_at=renewed_expiry(current.expires_at, env.ttl, now),
+            expires_at=_expiry(current, env, now, keep_expiry),
             outputs=outputs,
             attempts=0,
             next_attempt_at=None,
             status_reason="deployed",
             status_changed_at=now,
             last_run_id=run.record.id,
+            holder=None,
+            claim_deadline=None,
         ),
     )
     if written is None:
@@ -143,17 +187,21 @@ def _mark_active(
     return written
 
 
-def _mark_apply_failed(ctx: Context, env: Environment, exc: BaseException) -> None:
-    """A failed apply may have created resources: the lease gets an expiry all the
-    same (status failed), so the janitor destroys whatever is there when it runs out."""
+def _mark_apply_failed(
+    ctx: Context, env: Environment, exc: BaseException, keep_expiry: bool
+) -> None:
+    """A failed apply may have created resources: the lease keeps an expiry (status
+    failed), so the janitor destroys whatever is there when it runs out."""
     now = ctx.clock()
     reason = exc.message.splitlines()[0] if isinstance(exc, EphemeraError) else "interrupted"
     ctx.store.modify(
         env.name,
         lambda current: current.evolve(
             status=FAILED,
-            expires_at=renewed_expiry(current.expires_at, env.ttl, now),
+            expires_at=_expiry(current, env, now, keep_expiry),
             status_reason=f"apply failed: {reason}",
             status_changed_at=now,
+            holder=None,
+            claim_deadline=None,
         ),
     )

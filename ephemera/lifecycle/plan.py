@@ -7,6 +7,7 @@ inputs it was made from, so apply can refuse a plan whose inputs changed since.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -15,6 +16,7 @@ from ephemera import config, gate
 from ephemera.config import stackvars
 from ephemera.environment import Environment
 from ephemera.lifecycle.context import Context, terraform_for
+from ephemera.lifecycle.operation import operation
 from ephemera.runs import recorded_run
 from ephemera.terraform.render import Rendered, render, write_private
 
@@ -60,9 +62,15 @@ def init(ctx: Context, rendered: Rendered, log: IO[str]) -> None:
 
 
 def make_plan(
-    ctx: Context, rendered: Rendered, log: IO[str], *, destroy: bool = False
+    ctx: Context,
+    rendered: Rendered,
+    log: IO[str],
+    *,
+    destroy: bool = False,
+    replace: Sequence[str] = (),
 ) -> PlanSummary:
-    """terraform plan -out plan.bin, then show -json → plan.json (both 0600)."""
+    """terraform plan -out plan.bin, then show -json → plan.json (both 0600); `replace`:
+    resource addresses planned for replacement (`-replace`)."""
     ctx.say(f"==> {rendered.env}: terraform plan{' -destroy' if destroy else ''}")
     terraform = terraform_for(ctx, rendered.env)
     plan_file = rendered.work_dir / PLAN_FILE
@@ -75,6 +83,7 @@ def make_plan(
     ]
     if destroy:
         args.append("-destroy")
+    args += [f"-replace={address}" for address in replace]
     terraform.run(args, cwd=rendered.root_dir, log=log, where=f"{rendered.env}: plan")
     plan_file.chmod(0o600)
     shown = terraform.run(
@@ -102,13 +111,16 @@ def summarize_plan(env: str, plan: dict[str, Any], plan_json: Path, digest: str)
 
 
 def plan(ctx: Context, name: str) -> tuple[PlanSummary, gate.GateResult]:
-    """Plan and report what the gate says (policy, cost); applies nothing."""
-    env, rendered = prepare(ctx, name)
-    with recorded_run(ctx.project, ctx.store, env.name, "plan", ctx.clock) as run:
-        init(ctx, rendered, run.log)
-        summary = make_plan(ctx, rendered, run.log)
-        run.counts(summary.added, summary.changed, summary.destroyed)
-        checked = run_gate(ctx, env, summary)
+    """Plan and report what the gate says (policy, cost); applies nothing. Holds the
+    environment's operation lock: a plan beside a deploy would read a moving state."""
+    config.check_environment_name(ctx.project, name)
+    with operation(ctx, name, "plan") as holder:
+        env, rendered = prepare(ctx, name)
+        with recorded_run(ctx.project, ctx.store, name, "plan", ctx.clock, holder.run_id) as run:
+            init(ctx, rendered, run.log)
+            summary = make_plan(ctx, rendered, run.log)
+            run.counts(summary.added, summary.changed, summary.destroyed)
+            checked = run_gate(ctx, env, summary)
     ctx.say(f"==> {env.name}: plan {summary.counts_text()} (saved {summary.plan_json})")
     return summary, checked
 

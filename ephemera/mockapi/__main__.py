@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ephemera.errors import EXIT_OK, EXIT_UNEXPECTED, EphemeraError
+from ephemera.faults import pause_point
 from ephemera.mockapi import expectations, process, server, settings
 
 
@@ -47,7 +48,9 @@ def _run(args: argparse.Namespace, env: Mapping[str, str], where: str) -> None:
     else:
         config = settings.from_environ(env, where)
         if args.command == "start":
+            pause_point("mockapi-before-start")  # the fault suite kills a deploy here …
             process.start(config)
+            pause_point("mockapi-after-start")  # … and here, its server running
         else:
             items = expectations.load_file(config.require_expectations(where))
             server.serve(items, config.bind, config.port)

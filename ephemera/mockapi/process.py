@@ -143,7 +143,7 @@ def read_pid(pidfile: Path, where: str) -> int | None:
     except OSError as exc:
         raise EphemeraError(f"{where}: cannot read the pidfile {pidfile}: {exc.strerror}") from None
     # never 0, 1 or negative: os.kill would signal a process group, init, or everything
-    return int(text) if text.isdigit() and int(text) > 1 else None
+    return int(text) if text.isascii() and text.isdigit() and int(text) > 1 else None
 
 
 def write_pidfile(pidfile: Path, pid: int) -> None:

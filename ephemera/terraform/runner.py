@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO
 
 from ephemera.errors import CommandError, EphemeraError, UsageError
+from ephemera.faults import pause_point
 
 Echo = Callable[[str], None]
 _LOCK_FIELD = re.compile(
@@ -152,6 +153,7 @@ class Terraform:
         for reader in readers:
             reader.start()
         try:
+            pause_point(f"terraform-{args[0]}")  # the fault suite kills us while it runs
             returncode = process.wait()
         except KeyboardInterrupt:
             # Terraform handles SIGINT gracefully (it stops and releases locks): let it finish.

@@ -25,12 +25,10 @@ from ephemera.janitor.dispatch import CodeBuildDispatcher, Dispatcher, GitHubDis
 from ephemera.janitor.ladder import DEFAULT_WARNINGS, parse_ladder
 from ephemera.janitor.notify import SnsNotifier
 from ephemera.janitor.sweep import SweepSettings, sweep
-from ephemera.janitor.tfstate import count_state_resources
-from ephemera.leases.base import Lease
+from ephemera.janitor.tfstate import count_s3_state
 from ephemera.leases.dynamodb import DynamoLeaseStore
 
 ACTOR = "ttl-janitor (lambda)"
-STATE_KEY = "envs/{env}/terraform.tfstate"
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
 
@@ -85,7 +83,7 @@ class Settings:
         max_destroys = None
         max_text = get("MAX_DESTROYS")
         if max_text is not None:
-            if max_text.isdigit():
+            if max_text.isascii() and max_text.isdigit():
                 max_destroys = int(max_text)
             else:
                 problems.append(f"MAX_DESTROYS must be a whole number ≥ 0, got {max_text!r}")
@@ -130,15 +128,7 @@ def make_dispatcher(settings: Settings, session: Any) -> Dispatcher:
 
 def state_resource_counter(s3: Any, bucket: str):  # noqa: ANN201
     """resource_count(lease): the managed resource instances in the env's S3 state."""
-
-    def count(lease: Lease) -> int | None:
-        try:
-            body = s3.get_object(Bucket=bucket, Key=STATE_KEY.format(env=lease.env))["Body"]
-            return count_state_resources(json.loads(body.read()))
-        except Exception:  # unknown is fine: the message says "everything in its state"
-            return None
-
-    return count
+    return lambda lease: count_s3_state(s3, bucket, lease.env)
 
 
 def run(settings: Settings, session: Any, now: datetime) -> dict[str, Any]:

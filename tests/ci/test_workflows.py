@@ -25,7 +25,7 @@ from tests.support import tfstatic
 
 WORKFLOWS_DIR = REPO_ROOT / ".github" / "workflows"
 WORKFLOWS = sorted(WORKFLOWS_DIR.glob("*.yml")) + sorted(WORKFLOWS_DIR.glob("*.yaml"))
-MINE = ("ci.yml", "plan.yml", "apply.yml", "destroy.yml")
+MINE = ("ci.yml", "plan.yml", "apply.yml", "destroy.yml", "drift.yml")
 USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>\S+)(?P<comment>.*)$", re.MULTILINE)
 PINNED = re.compile(r"^(?P<action>[\w.-]+/[\w./-]+)@(?P<sha>[0-9a-f]{40})$")
 
@@ -294,3 +294,14 @@ def test_each_workflow_assumes_the_role_its_token_is_trusted_by(name: str) -> No
 def test_no_workflow_uses_the_old_single_role_variable() -> None:
     for path in WORKFLOWS:
         assert "EPHEMERA_AWS_ROLE_ARN" not in path.read_text(), path.name
+
+
+def test_drift_workflow() -> None:
+    workflow = load("drift.yml")
+    assert "schedule" in workflow["on"] and "workflow_dispatch" in workflow["on"]
+    (job,) = workflow["jobs"].values()
+    assert job["if"] == "vars.EPHEMERA_PLAN_ROLE_ARN != ''"  # skipped until AWS is set up
+    assert job["permissions"] == {"contents": "read", "id-token": "write"}
+    (run,) = [step["run"] for step in job["steps"] if "run" in step]
+    assert "invoke drift --target aws" in run and "GITHUB_STEP_SUMMARY" in run
+    assert 'exit "$code"' in run  # drifted (2) or an error (1) fails the job

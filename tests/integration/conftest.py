@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,3 +81,65 @@ def demo_env(port: int, name: str = "local-demo", **overrides: str) -> str:
 @pytest.fixture
 def port() -> int:
     return free_port()
+
+
+def spawn(cli: Cli, *args: str, **extra: str) -> subprocess.Popen[str]:
+    """The CLI as a background process (its own session), for the fault suite."""
+    return subprocess.Popen(
+        [INVOKE, "--search-root", str(REPO_ROOT), *args],
+        cwd=cli.root,
+        env=cli.env(**extra),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def wait_for_file(path: Path, process: subprocess.Popen[str], timeout: float = 180) -> None:
+    """Until `path` exists (a pause point reached); fails if the process ends first."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if process.poll() is not None:
+            out, err = process.communicate()
+            raise AssertionError(f"exited {process.returncode} before {path.name}:\n{out}\n{err}")
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (read from /proc), children first."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2 :].split()
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def is_mockapi_server(pid: int) -> bool:
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return False
+    return b"ephemera.mockapi" in argv and b"serve" in argv
+
+
+def kill_run(process: subprocess.Popen[str]) -> None:
+    """kill -9 a CLI run and everything it started (Terraform, its provisioners) but a
+    mock API server, which outlives its run as a detached server does."""
+    doomed = [process.pid, *descendants(process.pid)]
+    for pid in doomed:
+        if not is_mockapi_server(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+    process.wait(timeout=30)

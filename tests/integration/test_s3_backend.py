@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT, MotoServer
-from tests.integration.conftest import INVOKE, Cli, demo_env
+from tests.conftest import MotoServer
+from tests.integration.conftest import Cli, demo_env, spawn, wait_for_file
 
 pytestmark = pytest.mark.integration
 BUCKET = "ephemera-state-test"
@@ -62,29 +62,31 @@ def test_state_lands_in_the_bucket(aws_cli: Cli, moto: MotoServer, port: int):
 
 
 def test_lock_contention_and_unlock(aws_cli: Cli, moto: MotoServer, tmp_path: Path):
-    release = tmp_path / "release"
     aws_cli.write_env(
         "locked",
         "name: locked\nstack: waiting\ntarget: aws\nregion: us-east-1\nowner: a@example.com\n"
-        f"ttl: 1h\nvariables:\n  release_file: {release}\n",
+        "ttl: 1h\nvariables:\n  release_file: release\n",  # inside the project: never there
     )
-    first = subprocess.Popen(
-        [INVOKE, "--search-root", str(REPO_ROOT), "deploy", "--env", "locked"],
-        cwd=aws_cli.root,
-        env=aws_cli.env(),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    marker = tmp_path / "applying"
+    first = spawn(  # held while its terraform apply runs (and holds the state lock)
+        aws_cli, "deploy", "--env", "locked", EPHEMERA_PAUSE_AT="terraform-apply",
+        EPHEMERA_PAUSE_FILE=str(marker),
+    )  # fmt: skip
     try:
+        wait_for_file(marker, first)
         wait_for_object(moto, "envs/locked/terraform.tfstate.tflock", first)
-        second = aws_cli.invoke("deploy", "--env", "locked")
+        second = aws_cli.invoke("deploy", "--env", "locked")  # refused by the operation lock
         assert second.returncode == 1, second.stderr + second.stdout
-        assert "the state is locked by" in second.stderr and "invoke unlock" in second.stderr
-        assert "Traceback" not in second.stderr
+        assert "another operation is running: deploy run" in second.stderr
+        assert f"(pid {first.pid})" in second.stderr and "make unlock ENV=locked" in second.stderr
     finally:
-        os.killpg(first.pid, signal.SIGKILL)  # the run dies holding the lock
+        os.killpg(first.pid, signal.SIGKILL)  # the run dies; its terraform holds the lock
         first.wait(timeout=30)
+    third = aws_cli.invoke("deploy", "--env", "locked")  # its operation lock is taken over
+    assert third.returncode == 1, third.stderr + third.stdout
+    assert "took over the operation lock of deploy run" in third.stdout
+    assert "the state is locked by" in third.stderr and "invoke unlock" in third.stderr
+    assert "Traceback" not in third.stderr
 
     refused = aws_cli.invoke("unlock", "--env", "locked")
     assert refused.returncode == 2 and "no terminal to ask" in refused.stderr

@@ -86,3 +86,6 @@ class ConflictOnce(LeaseStore):
     add_run = property(lambda self: self.inner.add_run)
     finish_run = property(lambda self: self.inner.finish_run)
     runs = property(lambda self: self.inner.runs)
+    get_lock = property(lambda self: self.inner.get_lock)
+    put_lock = property(lambda self: self.inner.put_lock)
+    delete_lock = property(lambda self: self.inner.delete_lock)

@@ -294,6 +294,9 @@ class Lockstep(LeaseStore):
     add_run = property(lambda self: self.inner.add_run)
     finish_run = property(lambda self: self.inner.finish_run)
     runs = property(lambda self: self.inner.runs)
+    get_lock = property(lambda self: self.inner.get_lock)
+    put_lock = property(lambda self: self.inner.put_lock)
+    delete_lock = property(lambda self: self.inner.delete_lock)
 
 
 def test_two_sweeps_at_once_destroy_and_warn_each_env_exactly_once(

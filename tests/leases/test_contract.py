@@ -18,12 +18,15 @@ from ephemera.leases.base import (
     Lease,
     LeaseConflict,
     LeaseStore,
+    OpLock,
     RunRecord,
 )
+from ephemera.leases.holders import Holder
 
 NOW = datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 PLUS_TWO = timezone(timedelta(hours=2))
+HOLDER = Holder("20300101T120000Z-apply-0123456789", "deploy", "host-a", 4242, NOW, 987654)
 
 
 def make_lease(env: str = "dev-alice", **changes: object) -> Lease:
@@ -64,6 +67,8 @@ def full_lease(env: str = "dev-full") -> Lease:
         last_run_id="run-42",
         status_reason="destroy failed: 2 resources remain",
         status_changed_at=NOW + timedelta(minutes=10),
+        holder=HOLDER,
+        claim_deadline=NOW + timedelta(minutes=2, microseconds=5),
     )
 
 
@@ -406,3 +411,65 @@ def test_two_claimers_exactly_one_wins(make_store) -> None:
         assert outcomes == [False, True]
         stored = setup.get(env)
         assert stored.status == DESTROYING and stored.version == 2
+
+
+# -- operation locks -------------------------------------------------------------------------
+
+
+def make_lock(env: str = "dev-alice", run: str = "run-1", **changes: object) -> OpLock:
+    holder = replace(HOLDER, run_id=run)
+    return OpLock(env=env, holder=holder, deadline=NOW + 2 * HOUR).evolve(**changes)
+
+
+def test_no_lock_at_first(store: LeaseStore) -> None:
+    assert store.get_lock("dev-alice") is None
+
+
+def test_put_lock_creates_version_one_and_round_trips(store: LeaseStore) -> None:
+    written = store.put_lock(make_lock(), None)
+    assert written == make_lock(version=1)
+    assert store.get_lock("dev-alice") == written
+    assert store.get("dev-alice") is None  # a lock is no lease
+    assert store.list() == [] and store.due((ACTIVE,), NOW + 1000 * HOUR) == []
+
+
+def test_a_second_lock_conflicts_and_keeps_the_first(store: LeaseStore) -> None:
+    first = store.put_lock(make_lock(run="first"), None)
+    with pytest.raises(LeaseConflict):
+        store.put_lock(make_lock(run="second"), None)
+    assert store.get_lock("dev-alice") == first
+
+
+def test_replacing_a_lock_is_compare_and_swap(store: LeaseStore) -> None:
+    first = store.put_lock(make_lock(run="first"), None)
+    renewed = store.put_lock(first.evolve(deadline=NOW + 3 * HOUR), first)
+    assert renewed.version == 2 and store.get_lock("dev-alice") == renewed
+    with pytest.raises(LeaseConflict):  # `first` is stale now
+        store.put_lock(make_lock(run="takeover"), first)
+    taken = store.put_lock(make_lock(run="takeover"), renewed)
+    assert store.get_lock("dev-alice").holder.run_id == "takeover" == taken.holder.run_id
+
+
+def test_delete_lock_only_removes_the_same_version(store: LeaseStore) -> None:
+    first = store.put_lock(make_lock(), None)
+    renewed = store.put_lock(first.evolve(deadline=NOW + 3 * HOUR), first)
+    assert store.delete_lock(first) is False and store.get_lock("dev-alice") == renewed
+    assert store.delete_lock(renewed) is True and store.get_lock("dev-alice") is None
+    assert store.delete_lock(renewed) is False
+
+
+def test_locks_of_two_environments_are_independent(store: LeaseStore) -> None:
+    store.put_lock(make_lock("a-env"), None)
+    store.put_lock(make_lock("b-env"), None)
+    store.create(make_lease("a-env"))
+    assert [lease.env for lease in store.list()] == ["a-env"]
+    assert store.get_lock("b-env").env == "b-env"
+
+
+def test_in_status_lists_claimed_leases_whatever_their_expiry(store: LeaseStore) -> None:
+    store.create(make_lease("soon", status=DEPLOYING, expires_at=NOW, holder=HOLDER))
+    store.create(make_lease("late", status=DESTROYING, expires_at=NOW + 9000 * HOUR))
+    store.create(make_lease("live", status=ACTIVE, expires_at=NOW))
+    found = {lease.env: lease for lease in store.in_status((DEPLOYING, DESTROYING))}
+    assert sorted(found) == ["late", "soon"]
+    assert found["soon"].holder == HOLDER

@@ -11,7 +11,17 @@ locals {
 }
 
 resource "terraform_data" "mock_api" {
-  # Any change here replaces the process: stop the old one, start the new one.
+  # What shapes the running process: any change replaces the resource, so the
+  # destroy provisioner stops the old process and the create provisioner starts the
+  # new one (an update in place would run no provisioner at all).
+  triggers_replace = {
+    bind_address      = var.bind_address
+    port              = var.port
+    expectations_file = var.expectations_file
+    expectations_hash = filesha256(local.expectations_path)
+    pidfile           = local.pidfile
+  }
+
   input = {
     environment       = var.environment
     owner             = var.owner

@@ -43,4 +43,9 @@ variable "port" {
 variable "expectations_file" {
   type        = string
   description = "MockServer-format expectations file, relative to the project root (e.g. expectations/local-demo.json)."
+
+  validation {
+    condition     = !startswith(var.expectations_file, "/") && !contains(split("/", var.expectations_file), "..")
+    error_message = "expectations_file must be a path inside the project: relative, without '..'."
+  }
 }
