@@ -11,7 +11,7 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 # Keep user values as literal text: $(value) stops make from expanding a value such
 # as ENV='$(shell …)' when it exports it to the recipes' environment.
-USER_VARS := ENV HOURS REASON AUTO_APPROVE DRY_RUN MAX_DESTROYS BASE
+USER_VARS := ENV HOURS REASON AUTO_APPROVE DRY_RUN MAX_DESTROYS BASE REGION REPO STATE_BUCKET
 $(foreach v,$(USER_VARS),$(eval override $(v) := $$(value $(v))))
 export $(USER_VARS)
 
@@ -28,7 +28,7 @@ $(CHECKOV_STAMP): requirements/checkov.txt
 	@$(CHECKOV_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements/checkov.txt
 	@touch $(CHECKOV_STAMP)
 
-.PHONY: help setup deploy plan destroy status outputs history extend-ttl ttl unlock drift reconcile policy-scan ci-plan lambda-package validate schema test lint bench clean
+.PHONY: help setup deploy plan destroy status outputs history extend-ttl ttl unlock drift reconcile policy-scan ci-plan lambda-package bootstrap validate schema provider-schema tf-validate test lint bench clean
 help: ## Show this list of targets
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-15s %s\n", $$1, $$2}'
 
@@ -91,11 +91,21 @@ ci-plan: $(STAMP) $(CHECKOV_STAMP) ## Plan what changed since BASE=<rev>; writes
 lambda-package: $(STAMP) ## Build dist/ttl_janitor.zip for the AWS janitor (reproducible)
 	@$(INV) lambda-package
 
+bootstrap: $(STAMP) ## Create the AWS control plane once: REGION=<region> REPO=<owner>/<repo> [STATE_BUCKET=<bucket>]
+	@test -n "$$REGION" -a -n "$$REPO" || { echo "usage: make bootstrap REGION=<aws region> REPO=<owner>/<repo> [STATE_BUCKET=<bucket>] (needs AWS credentials)" >&2; exit 2; }
+	@$(INV) bootstrap --region "$$REGION" --repo "$$REPO" --state-bucket "$${STATE_BUCKET:-}"
+
 validate: $(STAMP) ## Validate every environment file (or ENV=<name>)
 	@$(INV) validate $${ENV:+--env "$$ENV"}
 
 schema: $(STAMP) ## Regenerate schemas/stacks/*.schema.json from the stacks' variables.tf
 	@$(INV) schema
+
+tf-validate: $(STAMP) ## Check terraform/ against the AWS provider schema, offline (file:line per problem)
+	@$(INV) tf-validate
+
+provider-schema: $(STAMP) ## Re-derive terraform/provider-schemas/aws.json.gz from the pinned npm package (rare; needs npm)
+	@$(INV) provider-schema
 
 lint: $(STAMP) ## Run ruff and the import contracts (lint-imports, pyproject.toml)
 	@$(VENV)/bin/ruff check .

@@ -42,6 +42,22 @@ def schema(c: Context) -> None:
     _run(commands.write_schemas)
 
 
+@task(name="tf-validate", help={"path": "directory to check (default terraform/)"})
+def tf_validate(c: Context, path: str = "") -> None:
+    """Check every resource, data source, block and module call against the provider schema."""
+    from ephemera.cli import commands
+
+    _run(commands.tf_validate, path)
+
+
+@task(name="provider-schema")
+def provider_schema(c: Context) -> None:
+    """Derive terraform/provider-schemas/aws.json.gz from the pinned npm package (needs npm)."""
+    from ephemera.cli import commands
+
+    _run(commands.provider_schema)
+
+
 @task(help=ENV_HELP)
 def plan(c: Context, env: str = "") -> None:
     """Validate, render, init and plan an environment."""
@@ -159,6 +175,23 @@ def lambda_package(c: Context) -> None:
     from ephemera.cli import commands
 
     _run(commands.lambda_package)
+
+
+@task(
+    help={
+        "region": "AWS region of the control plane (e.g. eu-west-1)",
+        "repo": "GitHub repository holding the environments, as owner/name",
+        "state_bucket": "keep the bootstrap's state in this bucket (moves a local state there)",
+        "yes": "do not ask before applying (also AUTO_APPROVE=1)",
+    }
+)
+def bootstrap(
+    c: Context, region: str = "", repo: str = "", state_bucket: str = "", yes: bool = False
+) -> None:
+    """Create or update the AWS control plane (terraform/bootstrap) with the embedded Terraform."""
+    from ephemera.cli import commands
+
+    _run(commands.bootstrap, region, repo, state_bucket, yes)
 
 
 @task(name="policy-scan", help={"path": "directory to scan (default terraform/)"})

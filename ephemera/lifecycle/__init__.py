@@ -4,7 +4,9 @@ context    what every operation needs; an environment's Terraform runner
 plan       validate → render → init → plan (saved with its inputs' digest) → gate report
 deploy     plan → gate → lease deploying → apply the saved plan → lease active
 destroy    terraform destroy, verified empty, then the lease
+predestroy the steps a stack's stack.yaml runs before terraform destroy (ECS scale to zero)
 statelock  who holds the state lock; force-unlock
+bootstrap  the AWS control plane (terraform/bootstrap): credentials checked, plan, apply
 """
 
 from ephemera.lifecycle.context import Context, terraform_for

@@ -19,6 +19,7 @@ from ephemera.lifecycle import runtime, states
 from ephemera.lifecycle.context import Context, terraform_for
 from ephemera.lifecycle.operation import operation
 from ephemera.lifecycle.plan import init, prepare
+from ephemera.lifecycle.predestroy import run_pre_destroy
 from ephemera.runs import RunLog, recorded_run
 from ephemera.terraform.render import BACKEND_FILE, Rendered, rendered_from_disk
 
@@ -72,6 +73,7 @@ def _destroy_and_verify(ctx: Context, rendered: Rendered, run: RunLog, outputs: 
     name = rendered.env
     init(ctx, rendered, run.log)
     run.counts(0, 0, len(state_resources(ctx, rendered)))
+    run_pre_destroy(ctx, rendered, outputs)
     ctx.say(f"==> {name}: terraform destroy")
     terraform_for(ctx, name).run(
         ["destroy", "-input=false", "-no-color", "-auto-approve", f"-var-file={rendered.tfvars}"],

@@ -4,13 +4,14 @@ terraform {
   required_providers {
     aws = {
       source  = "hashicorp/aws"
-      version = "~> 5.40"
+      version = "~> 6.66"
     }
   }
 
-  # The bootstrap keeps its own state locally (it creates the state bucket the
-  # environments use). Once applied, it may be moved into that bucket with a
-  # `backend "s3" {}` block and `terraform init -migrate-state`.
+  # No backend here: `make bootstrap` (ephemera/lifecycle/bootstrap.py) writes one into
+  # its snapshot. The state starts local, in .ephemera/bootstrap/terraform.tfstate (this
+  # creates the bucket environments keep their state in); `make bootstrap … STATE_BUCKET=`
+  # moves it into that bucket (key bootstrap/terraform.tfstate). README: The AWS path.
 }
 
 provider "aws" {

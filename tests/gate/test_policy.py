@@ -597,10 +597,12 @@ def test_static_scan(tmp_path: Path) -> None:
             ("CKV_EPH_3", "aws_s3_bucket.scratch"),
             ("CKV_EPH_4", "aws_cloudwatch_log_group.app"),
             ("CKV_EPH_2", "aws_security_group.web"),
+            ("CKV_EPH_7", "aws_lb_listener.guarded"),
         },
         "failed": {
             ("CKV_EPH_3", "aws_s3_bucket.kept"),
             ("CKV_EPH_2", "aws_security_group.ssh"),
+            ("CKV_EPH_7", "aws_lb_listener.open"),
         },
         "skipped": {
             ("CKV_EPH_4", "aws_cloudwatch_log_group.audit"),  # inline #checkov:skip

@@ -21,7 +21,7 @@ def ids(result: PolicyResult, check_id: str) -> tuple[set[str], set[str]]:
 
 
 def test_every_fixture_was_scanned_and_nothing_was_cached(scanned: dict[str, PolicyResult]) -> None:
-    assert len(scanned) == 17
+    assert len(scanned) == 19
     assert not any(result.cached for result in scanned.values())
 
 
@@ -112,6 +112,43 @@ def test_ecs_max_tasks(scanned: dict[str, PolicyResult]) -> None:
     assert "no usable max_tasks variable" in finding.message
 
 
+def test_control_plane_from_anywhere(scanned: dict[str, PolicyResult]) -> None:
+    assert ids(scanned["control.pass"], "CKV_EPH_7") == (
+        {
+            "aws_lb_listener.serve",  # /mockserver/status open, the team's CIDRs, then 403
+            "aws_lb_listener.redirect",  # forwards nothing
+            "aws_lb_listener.login",  # authenticate-oidc before forward
+            "module.edge.aws_lb_listener.this",  # its refusing rule is in the module
+        },
+        set(),
+    )
+    assert ids(scanned["control.fail"], "CKV_EPH_7") == (
+        set(),
+        {
+            "aws_lb_listener.open",  # no rules: the default action forwards everything
+            "aws_lb_listener.world_team",  # the "team" rule lists 0.0.0.0/0
+            "aws_lb_listener.unprotected_twin",  # the refusing rules are other listeners'
+            "aws_lb_listener.catch_all_first",  # /* forwards before the refusal
+            "aws_lb_listener.get_only",  # refuses GET, forwards PUT
+            "aws_lb_listener.header_team",  # a header is the sender's to set
+            "module.edge.aws_lb_listener.this",  # refuses /mockserver/expectation only
+        },
+    )
+    messages = {f.resource: f.message for f in scanned["control.fail"].failed}
+    assert messages["aws_lb_listener.open"].endswith(
+        "forwards PUT /mockserver/expectation from 0.0.0.0/0 (the listener's default action)"
+    )
+    assert messages["aws_lb_listener.world_team"].endswith(
+        "forwards PUT /mockserver/expectation from 0.0.0.0/0 (rule aws_lb_listener_rule.world_team)"
+    )
+    assert messages["module.edge.aws_lb_listener.this"].endswith(
+        "forwards PUT /mockserver/clear from 0.0.0.0/0 (the listener's default action)"
+    )
+    assert messages["aws_lb_listener.get_only"].endswith(
+        "forwards PUT /mockserver/expectation from 0.0.0.0/0 (the listener's default action)"
+    )
+
+
 def test_local_bind_loopback(scanned: dict[str, PolicyResult]) -> None:
     assert ids(scanned["bind.pass"], "CKV_EPH_6") == (
         {
@@ -153,3 +190,4 @@ def test_the_mock_api_stack_passes_every_ephemera_check(scanned: dict[str, Polic
     assert ("CKV_EPH_2", https) in passed
     assert ("CKV_EPH_5", "module.service.aws_ecs_service.this") in passed
     assert ("CKV_EPH_1", "module.service.aws_lb.this") in passed
+    assert ("CKV_EPH_7", "module.service.aws_lb_listener.http") in passed

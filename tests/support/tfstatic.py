@@ -34,6 +34,7 @@ import hcl2
 
 from ephemera.errors import tail
 from ephemera.gate.skips import inline_skips
+from ephemera.terraform import providerschema
 from ephemera.terraform.runner import Result, fmt_check
 
 # Check names of the findings that are not checkov's own check IDs.
@@ -405,50 +406,14 @@ def checkov_findings(
 
 # --- tags ---------------------------------------------------------------------------------
 
-# AWS resource types this project uses, split by whether the provider takes `tags` on
-# them. tests/terraform/test_stacks.py fails on a type in neither set, so a new one
-# gets classified.
-TAGGABLE = {
-    "aws_acm_certificate",
-    "aws_appautoscaling_target",
-    "aws_cloudwatch_log_group",
-    "aws_cloudwatch_metric_alarm",
-    "aws_codebuild_project",
-    "aws_default_security_group",
-    "aws_ecs_cluster",
-    "aws_ecs_service",
-    "aws_ecs_task_definition",
-    "aws_eip",
-    "aws_iam_role",
-    "aws_internet_gateway",
-    "aws_kms_key",
-    "aws_lambda_function",
-    "aws_lb",
-    "aws_lb_listener",
-    "aws_lb_target_group",
-    "aws_nat_gateway",
-    "aws_route_table",
-    "aws_scheduler_schedule_group",
-    "aws_security_group",
-    "aws_sns_topic",
-    "aws_subnet",
-    "aws_vpc",
-    "aws_vpc_endpoint",
-    "aws_vpc_security_group_egress_rule",
-    "aws_vpc_security_group_ingress_rule",
-}
-NOT_TAGGABLE = {
-    "aws_acm_certificate_validation",
-    "aws_appautoscaling_policy",
-    "aws_iam_role_policy",
-    "aws_iam_role_policy_attachment",
-    "aws_kms_alias",
-    "aws_route",
-    "aws_route53_record",
-    "aws_route_table_association",
-    "aws_scheduler_schedule",
-    "aws_sns_topic_subscription",
-}
+_SCHEMA_FILE = Path(__file__).resolve().parents[2] / providerschema.SCHEMA_FILE
+
+
+def taggable(resource_type: str) -> bool:
+    """Whether the AWS provider takes `tags` on this resource type, as its committed schema
+    says (`invoke tf-validate` reports a type the schema does not know)."""
+    schema = providerschema.load(_SCHEMA_FILE).resources.get(resource_type) or {}
+    return "tags" in (schema.get("attributes") or {})
 
 
 def tag_findings(files: Iterable[Path], base: Path | None = None) -> list[Finding]:
@@ -467,7 +432,7 @@ def tag_findings(files: Iterable[Path], base: Path | None = None) -> list[Findin
             for block in document.get("resource", []):
                 for rtype, instances in block.items():
                     for name, body in instances.items():
-                        if rtype in TAGGABLE and "tags" not in body:
+                        if taggable(rtype) and "tags" not in body:
                             found.append(
                                 Finding(
                                     _relative(path, base),

@@ -26,9 +26,6 @@ MODULES = [
 AWS_DIRS = [STACK, BOOTSTRAP, *MODULES]
 ROOTS = [STACK, BOOTSTRAP]
 
-TAGGABLE = tfstatic.TAGGABLE
-NOT_TAGGABLE = tfstatic.NOT_TAGGABLE
-
 
 def parsed(directory: Path) -> dict[str, list[Any]]:
     """Every top-level block of the directory's .tf files, merged by block type."""
@@ -97,7 +94,7 @@ def test_layout_is_main_variables_outputs_versions(directory: Path) -> None:
 def test_aws_provider_is_pinned_to_5x(directory: Path) -> None:
     (terraform,) = parsed(directory)["terraform"]
     (providers,) = terraform["required_providers"]
-    assert providers["aws"] == {"source": "hashicorp/aws", "version": "~> 5.40"}
+    assert providers["aws"] == {"source": "hashicorp/aws", "version": "~> 6.66"}
 
 
 def test_stacks_declare_no_backend() -> None:
@@ -122,8 +119,7 @@ def test_module_resources_take_the_tags_variable(module: Path) -> None:
     assert variables["tags"]["type"] == "${map(string)}"
     assert variables["tags"]["default"] == {}
     for rtype, name, body in resources(module):
-        assert rtype in TAGGABLE | NOT_TAGGABLE, f"classify {rtype} as taggable or not"
-        if rtype in TAGGABLE:
+        if tfstatic.taggable(rtype):
             assert "var.tags" in str(body.get("tags")), f"{rtype}.{name} has no tags"
 
 

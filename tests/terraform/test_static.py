@@ -5,11 +5,14 @@ checks of policies/, as `invoke policy-scan` runs it (`static.static_reports`)."
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from ephemera.gate import static
+from ephemera.project import Project
 from tests.support import tfstatic
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
@@ -93,3 +96,48 @@ def test_every_checkov_skip_suppresses_a_failure(
         comments, checkov_reports_without_skips, TERRAFORM, REPO_ROOT
     )
     assert not found, report(found)
+
+
+@pytest.mark.integration
+def test_the_shipped_listeners_keep_the_control_plane_to_the_team(
+    checkov_reports: list[dict[str, Any]],
+) -> None:
+    """CKV_EPH_7 on the shipped stack: every listener passes, the forwarding ones because
+    the control-plane rules attach to them (without the rules they fail: see
+    tests/gate/test_policy.py's static scan)."""
+    results = {
+        (status, str(record.get("resource")))
+        for report in checkov_reports
+        for status in ("passed_checks", "failed_checks", "skipped_checks")
+        for record in (report.get("results") or {}).get(status) or []
+        if record.get("check_id") == "CKV_EPH_7"
+    }
+    assert results == {
+        ("passed_checks", "module.mockserver.aws_lb_listener.http_forward"),
+        ("passed_checks", "module.mockserver.aws_lb_listener.https"),
+        ("passed_checks", "module.mockserver.aws_lb_listener.http_redirect"),
+    }
+
+
+@pytest.mark.integration
+def test_without_its_refusing_rule_the_shipped_stack_fails_the_control_plane_check(
+    scan_project: Project, tmp_path: Path
+) -> None:
+    copy = tmp_path / "terraform"
+    shutil.copytree(TERRAFORM, copy)
+    main = copy / "modules" / "mockserver-service" / "main.tf"
+    text = main.read_text()
+    start = text.index('resource "aws_lb_listener_rule" "control_plane_refused"')
+    end = text.index('resource "aws_lb_listener_rule" "control_plane_unprefixed"')
+    main.write_text(text[:start] + text[end:])
+    failed = {
+        (str(record.get("resource")), tuple(record.get("details") or ()))
+        for report in static.static_reports(scan_project, copy)
+        for record in (report.get("results") or {}).get("failed_checks") or []
+        if record.get("check_id") == "CKV_EPH_7"
+    }
+    why = ("forwards PUT /mockserver/expectation from 0.0.0.0/0 (the listener's default action)",)
+    assert failed == {
+        ("module.mockserver.aws_lb_listener.http_forward", why),
+        ("module.mockserver.aws_lb_listener.https", why),
+    }

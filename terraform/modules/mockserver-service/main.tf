@@ -54,6 +54,17 @@ locals {
       label  = "${aws_lb.this.arn_suffix}/${aws_lb_target_group.this.arn_suffix}"
     }
   }
+
+  # MockServer's control plane (see the listener rules below). A rule compares at most
+  # five values: the two paths and three source CIDRs.
+  control_plane_paths       = ["/mockserver/*", "/_mockserver_*"]
+  control_plane_cidr_groups = chunklist(var.control_plane_cidrs, 3)
+  unprefixed_control_paths = {
+    expectations = { priority = 101, paths = ["/expectation", "/openapi", "/clear"] }
+    state        = { priority = 102, paths = ["/reset", "/retrieve", "/verify"] }
+    server       = { priority = 103, paths = ["/verifySequence", "/bind", "/stop"] }
+  }
+  control_plane_refusal = "MockServer's control plane answers only the team's networks (control_plane_cidrs).\n"
 }
 
 # --- logs --------------------------------------------------------------------
@@ -180,7 +191,7 @@ resource "aws_ecs_task_definition" "this" {
       # The image's entrypoint is the aws binary.
       command = ["s3", "cp", "s3://${var.expectations_bucket}/${var.expectations_key}", local.expectations_path, "--only-show-errors"]
       environment = [
-        { name = "AWS_REGION", value = data.aws_region.current.name },
+        { name = "AWS_REGION", value = data.aws_region.current.region },
         { name = "EXPECTATIONS_HASH", value = var.expectations_hash },
         { name = "HOME", value = "/tmp" },
       ]
@@ -192,7 +203,7 @@ resource "aws_ecs_task_definition" "this" {
         logDriver = "awslogs"
         options = {
           awslogs-group         = aws_cloudwatch_log_group.this.name
-          awslogs-region        = data.aws_region.current.name
+          awslogs-region        = data.aws_region.current.region
           awslogs-stream-prefix = "expectations"
         }
       }
@@ -211,6 +222,12 @@ resource "aws_ecs_task_definition" "this" {
       environment = [
         { name = "EXPECTATIONS_HASH", value = var.expectations_hash },
         { name = "MOCKSERVER_INITIALIZATION_JSON_PATH", value = local.expectations_path },
+        # Unmatched requests get 404. By default MockServer sends a request that no
+        # expectation matches on to the host its Host header names
+        # (attemptToProxyIfNoMatchingExpectation; HttpActionHandler, mockserver-core
+        # 5.15.0): anyone reaching the load balancer could make the task call any
+        # address it can reach.
+        { name = "MOCKSERVER_ATTEMPT_TO_PROXY_IF_NO_MATCHING_EXPECTATION", value = "false" },
       ]
       mountPoints = [
         { sourceVolume = "expectations", containerPath = local.expectations_dir, readOnly = true },
@@ -223,7 +240,7 @@ resource "aws_ecs_task_definition" "this" {
         logDriver = "awslogs"
         options = {
           awslogs-group         = aws_cloudwatch_log_group.this.name
-          awslogs-region        = data.aws_region.current.name
+          awslogs-region        = data.aws_region.current.region
           awslogs-stream-prefix = "mockserver"
         }
       }
@@ -505,6 +522,118 @@ resource "aws_lb_listener" "https" {
   default_action {
     type             = "forward"
     target_group_arn = aws_lb_target_group.this.arn
+  }
+
+  tags = var.tags
+}
+
+# --- MockServer's control plane: the team's networks only ----------------------------
+#
+# MockServer takes new expectations, clears and resets them and hands out the requests
+# it received on PUT /mockserver/expectation, /clear, /reset, /retrieve, /verify … and,
+# for old clients, on the same paths without the prefix (HttpState.handle in
+# mockserver-core, HttpRequestHandler in mockserver-netty, 5.15.0); GET
+# /mockserver/dashboard shows it all. It compares raw paths, case-sensitively, as ALB
+# path patterns do. So the listener that forwards to it (http_forward, or https with a
+# domain: each rule names both, and only the one that exists is chosen) forwards
+# /mockserver/* and MockServer's websocket callbacks (/_mockserver_*) only from
+# control_plane_cidrs (default: nobody) and answers everyone else 403. PUT
+# /mockserver/status (read-only) stays open; the unprefixed PUTs are refused to all (the
+# clients use the prefix). CKV_EPH_7 (policies/eph_control_plane.py) checks it.
+
+resource "aws_lb_listener_rule" "control_plane_status" {
+  listener_arn = local.https ? aws_lb_listener.https[0].arn : aws_lb_listener.http_forward[0].arn
+  priority     = 1
+
+  action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.this.arn
+  }
+
+  condition {
+    path_pattern {
+      values = ["/mockserver/status"]
+    }
+  }
+
+  tags = var.tags
+}
+
+resource "aws_lb_listener_rule" "control_plane_team" {
+  count = length(local.control_plane_cidr_groups)
+
+  listener_arn = local.https ? aws_lb_listener.https[0].arn : aws_lb_listener.http_forward[0].arn
+  priority     = 10 + count.index
+
+  action {
+    type             = "forward"
+    target_group_arn = aws_lb_target_group.this.arn
+  }
+
+  condition {
+    path_pattern {
+      values = local.control_plane_paths
+    }
+  }
+
+  condition {
+    source_ip {
+      values = local.control_plane_cidr_groups[count.index]
+    }
+  }
+
+  tags = var.tags
+}
+
+resource "aws_lb_listener_rule" "control_plane_refused" {
+  listener_arn = local.https ? aws_lb_listener.https[0].arn : aws_lb_listener.http_forward[0].arn
+  priority     = 100
+
+  action {
+    type = "fixed-response"
+
+    fixed_response {
+      content_type = "text/plain"
+      status_code  = "403"
+      message_body = local.control_plane_refusal
+    }
+  }
+
+  condition {
+    path_pattern {
+      values = local.control_plane_paths
+    }
+  }
+
+  tags = var.tags
+}
+
+resource "aws_lb_listener_rule" "control_plane_unprefixed" {
+  for_each = local.unprefixed_control_paths
+
+  listener_arn = local.https ? aws_lb_listener.https[0].arn : aws_lb_listener.http_forward[0].arn
+  priority     = each.value.priority
+
+  action {
+    type = "fixed-response"
+
+    fixed_response {
+      content_type = "text/plain"
+      status_code  = "403"
+      message_body = local.control_plane_refusal
+    }
+  }
+
+  condition {
+    http_request_method {
+      values = ["PUT"]
+    }
+  }
+
+  condition {
+    path_pattern {
+      values = each.value.paths
+    }
   }
 
   tags = var.tags

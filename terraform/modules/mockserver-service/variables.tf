@@ -149,6 +149,17 @@ variable "allowed_cidrs" {
   }
 }
 
+variable "control_plane_cidrs" {
+  type        = list(string)
+  default     = []
+  description = "IPv4 CIDRs whose requests to MockServer's control plane (/mockserver/* but /mockserver/status: expectations, clear, reset, retrieve, verify, the dashboard) the load balancer forwards; everyone else gets 403. Default: nobody (the expectations come from the environment's file)."
+
+  validation {
+    condition     = length(var.control_plane_cidrs) <= 60 && alltrue([for cidr in var.control_plane_cidrs : can(cidrnetmask(cidr))])
+    error_message = "control_plane_cidrs must be at most 60 IPv4 CIDRs (e.g. 203.0.113.0/24)."
+  }
+}
+
 variable "log_retention_days" {
   type        = number
   default     = 7

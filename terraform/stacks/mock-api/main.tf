@@ -144,19 +144,20 @@ module "network" {
 module "mockserver" {
   source = "../../modules/mockserver-service"
 
-  name               = var.environment
-  vpc_id             = module.network.vpc_id
-  public_subnet_ids  = module.network.public_subnet_ids
-  task_subnet_ids    = module.network.task_subnet_ids
-  assign_public_ip   = module.network.assign_public_ip
-  instance_size      = var.instance_size
-  min_tasks          = var.min_tasks
-  max_tasks          = var.max_tasks
-  container_port     = var.container_port
-  domain_name        = var.domain_name
-  hosted_zone_id     = var.hosted_zone_id
-  allowed_cidrs      = var.allowed_cidrs
-  log_retention_days = var.log_retention_days
+  name                = var.environment
+  vpc_id              = module.network.vpc_id
+  public_subnet_ids   = module.network.public_subnet_ids
+  task_subnet_ids     = module.network.task_subnet_ids
+  assign_public_ip    = module.network.assign_public_ip
+  instance_size       = var.instance_size
+  min_tasks           = var.min_tasks
+  max_tasks           = var.max_tasks
+  container_port      = var.container_port
+  domain_name         = var.domain_name
+  hosted_zone_id      = var.hosted_zone_id
+  allowed_cidrs       = var.allowed_cidrs
+  control_plane_cidrs = var.control_plane_cidrs
+  log_retention_days  = var.log_retention_days
 
   permissions_boundary_arn = var.permissions_boundary_arn
 

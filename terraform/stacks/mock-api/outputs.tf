@@ -8,6 +8,11 @@ output "cluster" {
   value       = module.mockserver.cluster_name
 }
 
+output "cluster_arn" {
+  description = "ARN of the ECS cluster (stack.yaml's pre-destroy step scales the service to zero in it)."
+  value       = module.mockserver.cluster_arn
+}
+
 output "service" {
   description = "Name of the ECS service running MockServer."
   value       = module.mockserver.service_name

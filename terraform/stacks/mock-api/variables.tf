@@ -143,6 +143,12 @@ variable "allowed_cidrs" {
   description = "IPv4 CIDRs allowed to reach the load balancer (ports 80/443)."
 }
 
+variable "control_plane_cidrs" {
+  type        = list(string)
+  default     = []
+  description = "IPv4 CIDRs (the team's networks) allowed to use MockServer's control plane through the load balancer: PUT /mockserver/expectation, /clear, /reset, /retrieve, /verify and the dashboard. Everyone else gets 403; PUT /mockserver/status stays open. Default: nobody."
+}
+
 variable "log_retention_days" {
   type        = number
   default     = 7
