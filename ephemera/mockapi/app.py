@@ -186,8 +186,9 @@ async def _send(send: Send, scope: dict[str, Any], reply: Reply, reason: str | N
     if reply.content_type is not None:
         headers.append((b"content-type", reply.content_type.encode("latin-1")))
     headers.append((b"content-length", str(len(reply.body)).encode("ascii")))
-    if reason is not None and reason != _standard_reason(reply.status):
-        scope["extensions"]["ephemera"]["reason"] = reason
+    extension = scope.get("extensions", {}).get("ephemera")
+    if reason is not None and reason != _standard_reason(reply.status) and extension is not None:
+        extension["reason"] = reason  # written into the status line by MockProtocol
     await send({"type": "http.response.start", "status": reply.status, "headers": headers})
     await send({"type": "http.response.body", "body": reply.body})
 

@@ -108,10 +108,11 @@ class ControlPlane:
         self, name: str, path: str, query: list[tuple[str, str]], auth: str | None, body: bytes
     ) -> Reply:
         where = f"PUT {PREFIX}/{name}"
-        if name != "status" and not self._authorized(auth):
-            return text(401, "Unauthorized for control plane")
         try:
-            reply = getattr(self, "_" + name.lower())(dict(query), _decode(body, where), where)
+            if name != "status" and not self._authorized(auth):
+                reply = text(401, "Unauthorized for control plane")
+            else:
+                reply = getattr(self, "_" + name.lower())(dict(query), _decode(body, where), where)
         except UsageError as exc:
             reply = text(400, exc.message)
         if not path.startswith(PREFIX + "/"):

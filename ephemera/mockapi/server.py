@@ -15,6 +15,7 @@ bad address becomes an `EphemeraError` with a clear message, and so that
 from __future__ import annotations
 
 import errno
+import signal
 import socket
 import sys
 from typing import Any
@@ -124,6 +125,10 @@ def serve(settings: Settings) -> None:
     )
     server = Server(app, sock, settings)
     app.port = server.port
+    # uvicorn re-raises the signal that stopped it once it has shut down; with these
+    # handlers that is harmless, so the log ends with "stopped" and the exit code is 0
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    signal.signal(signal.SIGINT, lambda signum, frame: None)
     url = f"http://{format_host(settings.bind)}:{server.port}"
     logger.info("mock API listening on %s with %d expectation(s)", url, len(expectations))
     server.run()

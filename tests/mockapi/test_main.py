@@ -160,11 +160,11 @@ def test_start_replaces_a_running_server(mockapi: MockApi) -> None:
 
 @pytest.mark.integration
 def test_start_with_invalid_expectations_exits_2(mockapi: MockApi) -> None:
-    mockapi.write([{"httpRequest": {"path": "/a", "cookies": {"s": "1"}}, "httpResponse": {}}])
+    mockapi.write([{"httpRequest": {"path": "/a", "secure": True}, "httpResponse": {}}])
     result = run("start", env=mockapi.env)
     assert result.returncode == 2
     assert result.stderr == (
-        f"{mockapi.expectations}: [0].httpRequest.cookies: not supported by the local mock API\n"
+        f"{mockapi.expectations}: [0].httpRequest.secure: not supported by the local mock API\n"
     )
     assert result.stdout == ""
     assert not mockapi.pidfile.exists()
@@ -237,13 +237,13 @@ def test_check_command(tmp_path: Path) -> None:
     assert good.returncode == 0
     assert good.stdout.startswith(f"{demo}: ") and good.stdout.endswith(" expectation(s), ok\n")
     bad = tmp_path / "bad.json"
-    bad.write_text('[{"httpRequest": {"path": "*"}, "httpResponse": {"cookies": {}}}]')
+    bad.write_text('[{"httpRequest": {"path": "*"}, "httpResponse": {"connectionOptions": {}}}]')
     result = run("check", str(demo), str(bad))
     assert result.returncode == 2
     assert result.stderr == (
         f"{bad}: [0].httpRequest.path: invalid regular expression (nothing to repeat at "
         "position 0); escape special characters to match them literally\n"
-        f"{bad}: [0].httpResponse.cookies: not supported by the local mock API\n"
+        f"{bad}: [0].httpResponse.connectionOptions: not supported by the local mock API\n"
     )
     assert "Traceback" not in result.stderr
     assert run("check").returncode == 2  # usage: FILE is required

@@ -113,11 +113,11 @@ def test_stop_removes_an_unreadable_pidfile(tmp_path: Path) -> None:
 
 
 def test_start_refuses_invalid_expectations_before_anything(tmp_path: Path) -> None:
-    config = settings(tmp_path, 1, [{"httpRequest": {"cookies": {}}, "httpResponse": {}}])
+    config = settings(tmp_path, 1, [{"httpRequest": {"secure": True}, "httpResponse": {}}])
     with pytest.raises(ExpectationsError) as caught:
         process.start(config)
     assert caught.value.message == (
-        f"{config.expectations}: [0].httpRequest.cookies: not supported by the local mock API"
+        f"{config.expectations}: [0].httpRequest.secure: not supported by the local mock API"
     )
     assert not (tmp_path / "run").exists()
 
