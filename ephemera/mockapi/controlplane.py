@@ -13,7 +13,7 @@ needs `Authorization: Bearer <token>` when a token is set (MockServer: 401
 | expectation | 201, the expectations as stored (a JSON array) | 400, nothing added |
 | clear | 200 (`type` all, log, expectations; a matcher or `{"id": …}`) | 400 |
 | reset | 200: no expectations, empty journal; the file is not loaded again | |
-| retrieve | 200: REQUESTS, REQUEST_RESPONSES, RECORDED_EXPECTATIONS, ACTIVE_EXPECTATIONS, LOGS | 400 |
+| retrieve | 200 (`type` REQUESTS, REQUEST_RESPONSES, ACTIVE_EXPECTATIONS, LOGS, …) | 400 |
 | verify, verifySequence | 202 | 406 with the message (text), 400 |
 | status | 200 `{"ports": [...], "version": ...}` | |
 """

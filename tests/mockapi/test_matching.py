@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from ephemera.mockapi.expectations import parse
 from ephemera.mockapi.bodies import json_matches
+from ephemera.mockapi.expectations import parse
 from ephemera.mockapi.matching import Request, request_matches
 from ephemera.mockapi.model import Pattern, RequestMatcher
 from ephemera.mockapi.textmatch import string_matches

@@ -232,7 +232,8 @@ def test_a_request_head_past_the_limit_gets_400() -> None:
 
 def test_a_connection_that_sends_no_request_head_is_closed() -> None:
     with serving(app_of(ECHO), Settings(header_timeout=0.3)) as url:
-        with socket.create_connection(("127.0.0.1", port_of(url)), timeout=5) as sock:
+        sock = socket.create_connection(("127.0.0.1", port_of(url)), timeout=5)
+        with sock:
             sock.sendall(b"GET /up HTTP/1.1\r\nHost: x\r\n")  # ...and never the blank line
             started = time.monotonic()
             assert sock.recv(100) == b""  # closed by the server
@@ -241,7 +242,8 @@ def test_a_connection_that_sends_no_request_head_is_closed() -> None:
 
 def test_keep_alive_serves_many_requests_on_one_connection() -> None:
     with serving(app_of(ECHO)) as url:
-        with socket.create_connection(("127.0.0.1", port_of(url)), timeout=5) as sock:
+        sock = socket.create_connection(("127.0.0.1", port_of(url)), timeout=5)
+        with sock:
             for _ in range(3):
                 sock.sendall(b"POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
                 assert sock.recv(1000).startswith(b"HTTP/1.1 201 Created\r\n")
