@@ -211,6 +211,8 @@ def _headers(scope: dict[str, Any]) -> list[tuple[str, str]]:
 
 def _query(scope: dict[str, Any]) -> list[tuple[str, str]]:
     """Netty's QueryStringDecoder: `+` and `%xx` decoded, a bare name has the value ""."""
+    if not scope["query_string"]:
+        return []
     text = scope["query_string"].decode("utf-8", errors="replace")
     return urllib.parse.parse_qsl(text, keep_blank_values=True)
 

@@ -26,9 +26,10 @@ from ephemera.mockapi.textmatch import multimap_matches, string_matches, subset_
 Pairs = tuple[tuple[str, str], ...]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Request:
-    """The parts of an HTTP request that matching looks at, independent of the server."""
+    """The parts of an HTTP request that matching looks at, independent of the server.
+    (Not frozen: one is made per request, and a frozen dataclass is slower to make.)"""
 
     method: str
     path: str
@@ -61,15 +62,15 @@ def _fields_match(matcher: RequestMatcher, request: Request, control: bool) -> b
         return False
     if matcher.body is not None and not body_matches(matcher.body, request.body):
         return False
-    if matcher.headers and not multimap_matches(matcher.headers, request.headers, control):
+    if matcher.headers.entries and not multimap_matches(matcher.headers, request.headers, control):
         return False
     if matcher.cookies and not subset_matches(list(matcher.cookies), request.cookies, control):
         return False
-    if matcher.path_parameters:
+    if matcher.path_parameters.entries:
         found = path_parameters(matcher, request.path)
         if found is None or not multimap_matches(matcher.path_parameters, found, control):
             return False
-    return not matcher.query or multimap_matches(matcher.query, request.query, control)
+    return not matcher.query.entries or multimap_matches(matcher.query, request.query, control)
 
 
 # paths -------------------------------------------------------------------------------
@@ -80,7 +81,7 @@ _PATH_VARIABLE = re.compile(r"\{[.;]?([^*]+)\*?}")
 def path_matches(matcher: RequestMatcher, path: str | Pattern, control: bool = False) -> bool:
     assert matcher.path is not None
     pattern = matcher.path
-    if matcher.path_parameters and "{" in pattern.source:
+    if matcher.path_parameters.entries and "{" in pattern.source:
         pattern = path_parameters_pattern(pattern)
     return string_matches(pattern, path, control)
 

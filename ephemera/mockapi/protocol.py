@@ -63,7 +63,8 @@ class MockProtocol(HttpToolsProtocol):
         self._cancel_head_timer()
         super().on_headers_complete()
         if self.cycle is not None and self.cycle.scope is self.scope:
-            self.cycle.transport = _ReasonTransport(self.transport, self._extension)
+            hold = self.scope["method"] != "HEAD"
+            self.cycle.transport = _ResponseTransport(self.transport, self._extension, hold)
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
@@ -90,20 +91,32 @@ class MockProtocol(HttpToolsProtocol):
             self.transport.close()
 
 
-class _ReasonTransport:
-    """The transport as one request's cycle sees it: the first line written gets the
-    reason phrase the app asked for (`extension["reason"]`)."""
+class _ResponseTransport:
+    """The transport as one request's cycle sees it. The status line gets the reason
+    phrase the app asked for (`extension["reason"]`), and the head is written with the
+    first body chunk, in one send instead of two (`hold`: a body write follows)."""
 
-    def __init__(self, transport: asyncio.Transport, extension: dict[str, Any]) -> None:
+    def __init__(self, transport: asyncio.Transport, extension: dict[str, Any], hold: bool) -> None:
         self._transport = transport
         self._extension = extension
+        self._held: bytes | None = None
+        self._hold = hold
 
     def write(self, data: bytes) -> None:
-        reason = self._extension.pop("reason", None)
-        if reason is not None and data.startswith(b"HTTP/1.1 "):
-            end = data.index(b"\r\n")
-            data = data[:12] + b" " + reason.encode("latin-1") + data[end:]
+        if self._held is not None:
+            data, self._held = self._held + data, None
+        elif data.startswith(b"HTTP/1.1 "):
+            reason = self._extension.pop("reason", None)
+            if reason is not None:
+                end = data.index(b"\r\n")
+                data = data[:12] + b" " + reason.encode("latin-1") + data[end:]
+            if self._hold:
+                self._held = data
+                return
         self._transport.write(data)
 
     def __getattr__(self, name: str) -> Any:
+        if self._held is not None:
+            self._transport.write(self._held)
+            self._held = None
         return getattr(self._transport, name)

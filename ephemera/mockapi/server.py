@@ -17,7 +17,6 @@ from __future__ import annotations
 import errno
 import signal
 import socket
-import sys
 from typing import Any
 
 import uvicorn
@@ -112,7 +111,7 @@ def serve(settings: Settings) -> None:
     expectations = load_file(path)
     token = ensure_token(settings.require_token_file(where), where)
     sock = bind_socket(settings.bind, settings.port, where)
-    logger = requestlog.setup(
+    log = requestlog.setup(
         settings.log, max_bytes=settings.log_max_bytes, backups=settings.log_backups
     )
     limits = Limits(max_body=settings.max_body, journal_size=settings.journal_size)
@@ -121,7 +120,7 @@ def serve(settings: Settings) -> None:
         source=str(path),
         limits=limits,
         token=token,
-        log=requestlog.RequestLog(logger),
+        log=requestlog.RequestLog(log),
     )
     server = Server(app, sock, settings)
     app.port = server.port
@@ -130,7 +129,9 @@ def serve(settings: Settings) -> None:
     signal.signal(signal.SIGTERM, lambda signum, frame: None)
     signal.signal(signal.SIGINT, lambda signum, frame: None)
     url = f"http://{format_host(settings.bind)}:{server.port}"
-    logger.info("mock API listening on %s with %d expectation(s)", url, len(expectations))
-    server.run()
-    logger.info("mock API stopped")
-    sys.stdout.flush()
+    log.write(f"mock API listening on {url} with {len(expectations)} expectation(s)", now=True)
+    try:
+        server.run()
+    finally:
+        log.write("mock API stopped", now=True)
+        log.close()

@@ -50,6 +50,7 @@ class ExpectationStore:
         self._clock = clock
         self._lock = threading.Lock()
         self._stored: list[Stored] = []
+        self._order: tuple[Stored, ...] = ()
         self._counter = 0
         self._requests: dict[str, tuple[Any, RequestMatcher]] = {}  # by id, until reset
         self.add(expectations, source=source)
@@ -65,6 +66,7 @@ class ExpectationStore:
             for expectation in expectations:
                 added.append(self._upsert(_with_id(expectation, source)))
             self._stored.sort(key=lambda s: (-s.expectation.priority, s.created))
+            self._order = tuple(self._stored)
         return added
 
     def _upsert(self, expectation: Expectation) -> Stored:
@@ -92,8 +94,12 @@ class ExpectationStore:
         lock. A used-up expectation is skipped, so the request falls through to the
         next match."""
         now = self._clock()
-        for stored in list(self._stored):
-            if not stored.active(now) or not request_matches(stored.expectation.request, request):
+        for stored in self._order:  # a snapshot: changes replace it, never edit it
+            if stored.remaining == 0 or (
+                stored.expires_at is not None and now >= stored.expires_at
+            ):
+                continue
+            if not request_matches(stored.expectation.request, request):
                 continue
             with self._lock:
                 if not stored.active(now):
@@ -109,6 +115,7 @@ class ExpectationStore:
         now = self._clock()
         with self._lock:
             self._stored = [s for s in self._stored if s.active(now)]
+            self._order = tuple(self._stored)
             stored = list(self._stored)
         return [s for s in stored if matcher is None or _filter_matches(matcher, s)]
 
@@ -128,6 +135,7 @@ class ExpectationStore:
                     or (ident is None and (matcher is None or _filter_matches(matcher, s)))
                 )
             ]
+            self._order = tuple(self._stored)
             return before - len(self._stored)
 
     def request_of(self, ident: str) -> Any:
@@ -145,6 +153,7 @@ class ExpectationStore:
     def reset(self) -> None:
         with self._lock:
             self._stored.clear()
+            self._order = ()
             self._requests.clear()
 
     def remaining(self, expectation: Expectation) -> int | None:
