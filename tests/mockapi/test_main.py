@@ -266,3 +266,19 @@ def test_unexpected_errors_exit_3_with_one_line(
     assert len(err.splitlines()) == 1
     [saved] = (tmp_path / "home" / "logs").iterdir()
     assert "kaboom" in saved.read_text()
+
+
+@pytest.mark.integration
+def test_journal_size_option_bounds_what_retrieve_returns(mockapi: MockApi) -> None:
+    mockapi.write([{"httpResponse": {}}])
+    result = run("start", "--journal-size", "3", env=mockapi.env)
+    assert result.returncode == 0, result.stderr
+    for n in range(5):
+        http(f"{mockapi.url}/r{n}")
+    token = (mockapi.pidfile.parent / "mockapi.token").read_text().strip()
+    reply = http(
+        f"{mockapi.url}/mockserver/retrieve?type=REQUESTS",
+        method="PUT",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert [r["path"] for r in json.loads(reply.body)] == ["/r2", "/r3", "/r4"]
