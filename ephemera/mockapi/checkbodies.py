@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -62,6 +63,10 @@ _TYPE_OF_KEY = {
     "parameters": "PARAMETERS",
 }
 _DEFINITE_BREAKERS = ("[?", "*", "..", ",", ":")
+
+
+def _parse_xml(text: str) -> Any:
+    return etree.fromstring(text.encode("utf-8"), XML_PARSER)
 
 
 class BodyChecks(CheckBase):
@@ -139,21 +144,18 @@ class BodyChecks(CheckBase):
         schema = self.json_value(obj, "jsonSchema", where)
         if schema is MISSING:
             return None
-        try:
-            return JsonSchemaBody(schema, schema_validator(schema))
-        except SchemaError as exc:
-            self.problem(key(where, "jsonSchema"), f"not a valid JSON schema: {exc.message}")
-            return None
+        validator = self.compiled(
+            key(where, "jsonSchema"), "JSON schema", lambda: schema_validator(schema)
+        )
+        return JsonSchemaBody(schema, validator) if validator is not None else None
 
     def json_path_body(self, obj: dict[str, Any], where: str) -> JsonPathBody | None:
         self.unsupported(obj, where, (*_COMMON, "jsonPath"))
         path = self.text(obj, "jsonPath", where)
         if path is None:
             return None
-        try:
-            compiled = parse_jsonpath(path)
-        except (JsonPathLexerError, JsonPathParserError, Exception) as exc:  # noqa: BLE001
-            self.problem(key(where, "jsonPath"), f"not a valid JSONPath: {exc}")
+        compiled = self.compiled(key(where, "jsonPath"), "JSONPath", lambda: parse_jsonpath(path))
+        if compiled is None:
             return None
         definite = not any(part in path for part in _DEFINITE_BREAKERS)
         return JsonPathBody(path, compiled, definite)
@@ -167,11 +169,12 @@ class BodyChecks(CheckBase):
             return None
         if xpath is None:
             return None
-        try:
-            return XPathBody(xpath, etree.XPath(xpath, namespaces=prefixes or None))
-        except etree.XPathSyntaxError as exc:
-            self.problem(key(where, "xpath"), f"not a valid XPath 1.0 expression: {exc}")
-            return None
+        compiled = self.compiled(
+            key(where, "xpath"),
+            "XPath 1.0 expression",
+            lambda: etree.XPath(xpath, namespaces=prefixes or None),
+        )
+        return XPathBody(xpath, compiled) if compiled is not None else None
 
     def xml_body(self, obj: dict[str, Any], where: str) -> XmlBody | None:
         self.unsupported(obj, where, (*_COMMON, "xml"))
@@ -181,11 +184,8 @@ class BodyChecks(CheckBase):
         if "${xmlunit." in xml:
             self.problem(key(where, "xml"), f"xmlunit placeholders are {UNSUPPORTED}")
             return None
-        try:
-            return XmlBody(xml, etree.fromstring(xml.encode("utf-8"), XML_PARSER))
-        except etree.XMLSyntaxError as exc:
-            self.problem(key(where, "xml"), f"not well-formed XML: {exc}")
-            return None
+        tree = self.compiled(key(where, "xml"), "XML document", lambda: _parse_xml(xml))
+        return XmlBody(xml, tree) if tree is not None else None
 
     def parameters_body(self, obj: dict[str, Any], where: str) -> ParametersBody | None:
         self.unsupported(obj, where, (*_COMMON, "parameters"))
@@ -200,6 +200,16 @@ class BodyChecks(CheckBase):
         self.unsupported(obj, where, (*_COMMON, "base64Bytes", "contentType"))
         data = self.base64(obj, "base64Bytes", where)
         return BinaryBody(data) if data is not None else None
+
+    def compiled(self, where: str, what: str, compile_: Callable[[], Any]) -> Any:
+        """`compile_()`, or None and the problem "not a valid <what>: <why>"."""
+        try:
+            return compile_()
+        except SchemaError as exc:
+            self.problem(where, f"not a valid {what}: {exc.message}")
+        except (JsonPathLexerError, JsonPathParserError, etree.Error) as exc:
+            self.problem(where, f"not a valid {what}: {exc}")
+        return None
 
     def base64(self, obj: dict[str, Any], name: str, where: str) -> bytes | None:
         text = self.text(obj, name, where)
