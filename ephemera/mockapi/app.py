@@ -19,12 +19,12 @@ from typing import Any
 from ephemera.mockapi import templates
 from ephemera.mockapi.checker import check_response
 from ephemera.mockapi.controlplane import ControlPlane, Reply, route
-from ephemera.mockapi.journal import DEFAULT_SIZE, Answer, Journal
+from ephemera.mockapi.journal import Answer, Journal
 from ephemera.mockapi.matching import Request, path_parameters
 from ephemera.mockapi.model import ErrorSpec, Expectation, ExpectationsError, ResponseSpec
+from ephemera.mockapi.settings import Settings
 from ephemera.mockapi.store import ExpectationStore
 
-DEFAULT_MAX_BODY = 10 * 1024 * 1024
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 RequestLog = Callable[[str, str, str, int, str, float], None]
@@ -36,8 +36,8 @@ class Disconnected(Exception):
 
 @dataclass(frozen=True)
 class Limits:
-    max_body: int = DEFAULT_MAX_BODY
-    journal_size: int = DEFAULT_SIZE
+    max_body: int = Settings.max_body
+    journal_size: int = Settings.journal_size
 
 
 class MockApp:

@@ -18,8 +18,6 @@ from dataclasses import dataclass
 from ephemera.mockapi.matching import Request, request_matches
 from ephemera.mockapi.model import RequestMatcher
 
-DEFAULT_SIZE = 10_000
-
 
 @dataclass
 class Answer:
@@ -37,7 +35,7 @@ class Entry:
 
 
 class Journal:
-    def __init__(self, size: int = DEFAULT_SIZE, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, size: int, clock: Callable[[], float] = time.time) -> None:
         self._entries: deque[Entry] = deque(maxlen=size)
         self._lock = threading.Lock()
         self._clock = clock
