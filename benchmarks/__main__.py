@@ -6,7 +6,14 @@ import importlib
 import sys
 import time
 
-BENCHMARKS = ["deploy_overhead", "validate_render", "sweep", "ci_plan", "policy_batch"]
+BENCHMARKS = [
+    "deploy_overhead",
+    "validate_render",
+    "sweep",
+    "ci_plan",
+    "policy_batch",
+    "mockapi_throughput",
+]
 
 
 def main(names: list[str]) -> int:

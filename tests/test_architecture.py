@@ -99,7 +99,7 @@ def test_the_lambda_contract_forbids_every_dependency_but_boto3() -> None:
     contract = next(
         c for c in project["tool"]["importlinter"]["contracts"] if c["id"] == "lambda-closure"
     )
-    modules = {"pyyaml": "yaml", "python-hcl2": "hcl2"}
+    modules = {"pyyaml": "yaml", "python-hcl2": "hcl2", "jsonpath-ng": "jsonpath_ng"}
     for requirement in project["project"]["dependencies"]:
         name = re.split(r"[<>=!~\[ ]", requirement, maxsplit=1)[0].lower()
         if name != "boto3":

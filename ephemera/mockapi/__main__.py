@@ -19,6 +19,7 @@ from pathlib import Path
 from ephemera.errors import EXIT_OK, EXIT_UNEXPECTED, EphemeraError
 from ephemera.faults import pause_point
 from ephemera.mockapi import expectations, process, server, settings
+from ephemera.mockapi.settings import TUNABLES
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
@@ -46,14 +47,14 @@ def _run(args: argparse.Namespace, env: Mapping[str, str], where: str) -> None:
     elif args.command == "stop":
         process.stop(settings.pidfile_from_environ(env, where))
     else:
-        config = settings.from_environ(env, where)
+        options = {name: getattr(args, name) for name in TUNABLES}
+        config = settings.from_environ(env, where, options=options)
         if args.command == "start":
             pause_point("mockapi-before-start")  # the fault suite kills a deploy here …
             process.start(config)
             pause_point("mockapi-after-start")  # … and here, its server running
         else:
-            items = expectations.load_file(config.require_expectations(where))
-            server.serve(items, config.bind, config.port)
+            server.serve(config)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,14 +65,19 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    commands.add_parser(
+    start = commands.add_parser(
         "start",
         help="validate, then start the server detached (replacing a running one)",
         epilog=settings.HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     commands.add_parser("stop", help="stop the server named by MOCKAPI_PIDFILE (idempotent)")
-    commands.add_parser("serve", help="run the server in the foreground (what start spawns)")
+    serve = commands.add_parser(
+        "serve", help="run the server in the foreground (what start spawns)"
+    )
+    for command in (start, serve):
+        for name, tunable in TUNABLES.items():
+            command.add_argument(tunable.option, dest=name, metavar="N", help=tunable.help)
     check = commands.add_parser("check", help="validate expectation files")
     check.add_argument("files", nargs="+", metavar="FILE")
     return parser

@@ -1,11 +1,15 @@
-"""Load a MockServer expectation file and validate it into frozen, typed objects.
+"""Load MockServer expectations and validate them into frozen, typed objects.
 
-Only the subset of MockServer's format described in the package docstring is accepted.
+Only the part of MockServer's format described in the README is accepted.
 Everything else is refused with the file and the JSON path of the field
-(`expectations/x.json: [2].httpRequest.cookies: not supported by the local mock API`):
-a local mock that silently ignored `cookies` would match requests the real MockServer
-does not, and the difference would only show up on the `aws` target. All problems of a
-file are collected and reported together.
+(`expectations/x.json: [2].httpForward: forwarding is not supported …`): a local mock
+that silently ignored a field would match requests the real MockServer does not, and
+the difference would only show up on the `aws` target. All problems of a file are
+collected and reported together.
+
+An expectation file is strict JSON; a control-plane request body is read leniently,
+as MockServer's Jackson mapper reads it (comments, single quotes, unquoted names,
+trailing commas: JSON5).
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+import json5
 
 from ephemera.mockapi.checker import Checker
 from ephemera.mockapi.model import Expectation, ExpectationsError, reject_constant
@@ -54,6 +60,22 @@ def parse(text: str, file: str) -> list[Expectation]:
     except ValueError as exc:
         raise ExpectationsError([f"{file}: invalid JSON: {exc}"]) from None
     return Checker(file).document(document)
+
+
+def read_lenient(text: str, where: str) -> Any:
+    """A control-plane body as MockServer reads it; ExpectationsError if it is not JSON."""
+    try:
+        return json5.loads(text, object_pairs_hook=_JsonObject)
+    except ValueError as exc:
+        raise ExpectationsError([f"{where}: invalid JSON: {exc}"]) from None
+
+
+def parse_api(text: str, where: str) -> list[Expectation]:
+    """The body of PUT /mockserver/expectation: one expectation or an array; an id
+    given twice is an upsert, as in MockServer."""
+    if not text.strip():
+        raise ExpectationsError([f"{where}: an expectation or expectation array is required"])
+    return Checker(where).document(read_lenient(text, where), unique_ids=False)
 
 
 class _JsonObject(dict[str, Any]):

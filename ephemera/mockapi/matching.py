@@ -1,146 +1,116 @@
 """Pure functions: does a request match an expectation's request matcher?
 
-The rules are MockServer's (see the package docstring); nothing here has state, so
-each rule is tested on its own in tests/mockapi/test_matching.py.
+The rules are MockServer's, read from its source (paths below are under
+mockserver-core/src/main/java/org/mockserver/):
+
+- strings, headers, query parameters and cookies: `ephemera.mockapi.textmatch`;
+- `{name}` path segments (`codec/PathParametersDecoder.java`), only when the matcher
+  has `pathParameters`;
+- bodies: `ephemera.mockapi.bodies`.
+
+Nothing here has state, so each rule is tested on its own in tests/mockapi.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
+import re
 from dataclasses import dataclass
-from typing import Any
+from functools import cached_property, lru_cache
 
-from ephemera.mockapi.model import (
-    BodyMatcher,
-    JsonBody,
-    KeyValues,
-    Pattern,
-    RequestMatcher,
-    StringBody,
-)
+from starlette.requests import cookie_parser
+
+from ephemera.mockapi.bodies import body_matches
+from ephemera.mockapi.model import Pattern, RequestMatcher
+from ephemera.mockapi.textmatch import multimap_matches, string_matches, subset_matches
+
+Pairs = tuple[tuple[str, str], ...]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Request:
-    """The parts of an HTTP request that matching looks at, independent of werkzeug."""
+    """The parts of an HTTP request that matching looks at, independent of the server.
+    (Not frozen: one is made per request, and a frozen dataclass is slower to make.)"""
 
     method: str
     path: str
-    query: tuple[tuple[str, str], ...] = ()
-    headers: tuple[tuple[str, str], ...] = ()
+    query: Pairs = ()
+    headers: Pairs = ()
     body: bytes = b""
+    keep_alive: bool = True
+    secure: bool = False
+
+    @cached_property
+    def cookies(self) -> Pairs:
+        """Every Cookie header, parsed leniently (MockServer: Netty's LAX decoder)."""
+        pairs: list[tuple[str, str]] = []
+        for name, value in self.headers:
+            if name.lower() == "cookie":
+                pairs.extend(cookie_parser(value).items())
+        return tuple(pairs)
 
 
-def request_matches(matcher: RequestMatcher, request: Request) -> bool:
-    return (
-        (matcher.method is None or string_matches(matcher.method, request.method))
-        and (matcher.path is None or string_matches(matcher.path, request.path))
-        and key_values_match(matcher.query, request.query)
-        and key_values_match(matcher.headers, request.headers)
-        and body_matches(matcher.body, request.body)
-    )
+def request_matches(matcher: RequestMatcher, request: Request, *, control: bool = False) -> bool:
+    """Whether `request` matches; `control` is MockServer's control-plane matching."""
+    result = _fields_match(matcher, request, control)
+    return result != matcher.negated
 
 
-def string_matches(pattern: Pattern, value: str) -> bool:
-    """Equal, or the pattern as a regex matching the whole value; both ignoring case.
-
-    MockServer compares exactly first and then retries ignoring case (so that names
-    lower-cased by web containers still match); the net effect is case-insensitive.
-    A blank pattern matches anything, as in MockServer.
-    """
-    if not pattern.source.strip():
-        return True
-    return (
-        value.casefold() == pattern.source.casefold() or pattern.regex.fullmatch(value) is not None
-    )
-
-
-def key_values_match(expected: Sequence[KeyValues], actual: Sequence[tuple[str, str]]) -> bool:
-    """Each expected name is present and each of its expected values matches one actual
-    value of that name; extra names and values in the request are allowed."""
-    for entry in expected:
-        values = [value for name, value in actual if string_matches(entry.name, name)]
-        if not values:
-            return False
-        for pattern in entry.values:
-            if not any(string_matches(pattern, value) for value in values):
-                return False
-    return True
-
-
-def body_matches(expected: BodyMatcher | None, body: bytes) -> bool:
-    if expected is None:
-        return True
-    if isinstance(expected, StringBody):
-        wanted = expected.text.encode("utf-8")
-        return wanted in body if expected.substring else body == wanted
-    assert isinstance(expected, JsonBody)
-    try:
-        actual = json.loads(body)
-    except (ValueError, RecursionError):  # not JSON (or not text): no match
+def _fields_match(matcher: RequestMatcher, request: Request, control: bool) -> bool:
+    if matcher.method is not None and not string_matches(matcher.method, request.method, control):
         return False
-    return json_matches(expected.expected, actual, strict=expected.strict)
-
-
-def json_matches(expected: Any, actual: Any, *, strict: bool = False) -> bool:
-    """MockServer's JSON body comparison.
-
-    Lenient (ONLY_MATCHING_FIELDS): `actual` may have extra object fields; arrays
-    match in any order and may have extra items, each expected item matching a
-    different actual item. Strict: same fields, same array length and order.
-    Numbers compare by value (1 == 1.0); booleans are not numbers.
-    """
-    if isinstance(expected, dict):
-        if not isinstance(actual, dict):
-            return False
-        if strict and expected.keys() != actual.keys():
-            return False
-        return all(
-            name in actual and json_matches(value, actual[name], strict=strict)
-            for name, value in expected.items()
-        )
-    if isinstance(expected, list):
-        if not isinstance(actual, list):
-            return False
-        if strict:
-            return len(expected) == len(actual) and all(
-                json_matches(e, a, strict=True) for e, a in zip(expected, actual, strict=True)
-            )
-        return _items_contained(expected, actual)
-    return _scalar_equal(expected, actual)
-
-
-def _scalar_equal(expected: Any, actual: Any) -> bool:
-    if isinstance(expected, bool) or isinstance(actual, bool):
-        return type(expected) is type(actual) and expected == actual
-    if isinstance(expected, int | float) and isinstance(actual, int | float):
-        return expected == actual
-    return type(expected) is type(actual) and expected == actual
-
-
-def _items_contained(expected: list[Any], actual: list[Any]) -> bool:
-    """Every expected item matches a distinct actual item, in any order.
-
-    A greedy pass can pair an item with the wrong partner ([{"a": 1}, {"a": 1, "b": 2}]
-    against [{"a": 1, "b": 2}, {"a": 1}]), so this is a bipartite matching (augmenting
-    paths); arrays in expectations are small.
-    """
-    if len(expected) > len(actual):
+    if matcher.path is not None and not path_matches(matcher, request.path, control):
         return False
-    candidates = [
-        [j for j, item in enumerate(actual) if json_matches(wanted, item)] for wanted in expected
-    ]
-    owner: dict[int, int] = {}  # actual index -> expected index
-
-    def assign(i: int, visited: set[int]) -> bool:
-        for j in candidates[i]:
-            if j in visited:
-                continue
-            visited.add(j)
-            if j not in owner or assign(owner[j], visited):
-                owner[j] = i
-                return True
+    if matcher.body is not None and not body_matches(matcher.body, request.body):
         return False
+    if matcher.headers.entries and not multimap_matches(matcher.headers, request.headers, control):
+        return False
+    if matcher.cookies and not subset_matches(list(matcher.cookies), request.cookies, control):
+        return False
+    if matcher.path_parameters.entries:
+        found = path_parameters(matcher, request.path)
+        if found is None or not multimap_matches(matcher.path_parameters, found, control):
+            return False
+    return not matcher.query.entries or multimap_matches(matcher.query, request.query, control)
 
-    return all(assign(i, set()) for i in range(len(expected)))
+
+# paths -------------------------------------------------------------------------------
+
+_PATH_VARIABLE = re.compile(r"\{[.;]?([^*]+)\*?}")
+
+
+def path_matches(matcher: RequestMatcher, path: str | Pattern, control: bool = False) -> bool:
+    assert matcher.path is not None
+    pattern = matcher.path
+    if matcher.path_parameters.entries and "{" in pattern.source:
+        pattern = path_parameters_pattern(pattern)
+    return string_matches(pattern, path, control)
+
+
+@lru_cache(maxsize=1024)
+def path_parameters_pattern(path: Pattern) -> Pattern:
+    """`normalisePathWithParametersForMatching`: each `{name}` segment becomes `.*`."""
+    parts = [".*" if _PATH_VARIABLE.fullmatch(p) else p for p in path.source.split("/")]
+    normalised = "/".join(parts) + ("/" if path.source.endswith("/") else "")
+    return Pattern.compile(normalised, negated=path.negated)
+
+
+def path_parameters(matcher: RequestMatcher, path: str) -> Pairs | None:
+    """`extractPathParameters`: the values of the `{name}` segments of `path`, or None
+    when the segment counts differ (then the path does not match)."""
+    if matcher.path is None:
+        return ()
+    expected_parts = [p for p in matcher.path.source.lstrip("/").split("/") if p.strip()]
+    actual_parts = [p for p in path.lstrip("/").split("/") if p.strip()]
+    if len(expected_parts) != len(actual_parts):
+        return None
+    found: list[tuple[str, str]] = []
+    for expected, actual in zip(expected_parts, actual_parts, strict=True):
+        variable = _PATH_VARIABLE.fullmatch(expected)
+        if variable is None:
+            continue
+        name = variable.group(1)
+        value_pattern = "[.;]?(?:" + re.escape(name) + "=)?([^,]++)[.,;]?"
+        for value in re.findall(value_pattern, actual):
+            if (name, value) not in found:
+                found.append((name, value))
+    return tuple(found)

@@ -17,15 +17,18 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
 from ephemera.errors import EphemeraError, tail
 from ephemera.health import connect_host, probe
+from ephemera.mockapi.controlplane import VERSION
+from ephemera.mockapi.controltoken import ensure_token
 from ephemera.mockapi.expectations import load_file
 from ephemera.mockapi.model import STATUS_PATH
-from ephemera.mockapi.server import VERSION, bind_socket, format_host
+from ephemera.mockapi.server import bind_socket, format_host
 from ephemera.mockapi.settings import Settings
 
 START_TIMEOUT = 15.0  # seconds for the server to answer its health endpoint
@@ -57,6 +60,9 @@ def start(
     pidfile = settings.require_pidfile(where)
     log_path = settings.require_log(where)
     load_file(expectations)  # invalid: exit 2 before anything is stopped or started
+    token_file = settings.require_token_file(where)
+    ensure_token(token_file, where)
+    settings = replace(settings, token_file=token_file)
 
     previous = read_pid(pidfile, where)
     if previous is not None and is_mockapi_process(previous):

@@ -1,128 +1,39 @@
-"""The mock API as a werkzeug WSGI app, and the threaded server that runs it.
+"""The server under the mock API: uvicorn (one asyncio event loop, uvloop when
+installed, httptools for HTTP/1.1 with keep-alive) running `MockApp`.
 
-The listening socket is bound here rather than by werkzeug, so that a port in use or a
-bad address becomes an `EphemeraError` with a clear message (werkzeug prints its own
-and calls `sys.exit`), and so that `process.start` can run the same check before it
-spawns anything.
+Bounded by design: one process, one loop; at most `max_connections` connections are
+served at once (uvicorn's `limit_concurrency`: past it, 503); a connection must send
+its request head within `header_timeout` and may idle `idle_timeout` between
+requests; request heads are capped (`protocol.MockProtocol`) and bodies too
+(`MockApp`, 413). A delayed response waits on the loop, not in a thread.
+
+The listening socket is bound here rather than by uvicorn, so that a port in use or a
+bad address becomes an `EphemeraError` with a clear message, and so that
+`process.start` can run the same check before it spawns anything.
 """
 
 from __future__ import annotations
 
 import errno
-import json
 import signal
 import socket
-import sys
-import threading
-import time
-from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
-from http import HTTPStatus
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
-from werkzeug.wrappers import Request as WsgiRequest
-from werkzeug.wrappers import Response
+import uvicorn
 
 from ephemera.errors import EphemeraError, UsageError
-from ephemera.mockapi.matching import Request
-from ephemera.mockapi.model import STATUS_PATH, Expectation, ResponseSpec
-from ephemera.mockapi.store import ExpectationStore
+from ephemera.mockapi import requestlog
+from ephemera.mockapi.app import Limits, MockApp
+from ephemera.mockapi.controltoken import ensure_token
+from ephemera.mockapi.expectations import load_file
+from ephemera.mockapi.protocol import MockProtocol
+from ephemera.mockapi.settings import Settings
 
-if TYPE_CHECKING:
-    from _typeshed.wsgi import StartResponse, WSGIEnvironment
-
-VERSION = "ephemera-mockapi"
-
-
-class MockApp:
-    """Answers the health endpoint, then the first matching expectation, else 404."""
-
-    def __init__(
-        self,
-        expectations: Iterable[Expectation],
-        *,
-        port: int = 0,
-        log: TextIO | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        self.store = ExpectationStore(expectations)
-        self.port = port  # reported by the health endpoint; set once the socket is bound
-        self._log = log
-        self._log_lock = threading.Lock()
-        self._sleep = sleep
-
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        started = time.monotonic()
-        wsgi_request = WsgiRequest(environ)
-        response, outcome = self.dispatch(wsgi_request)
-        elapsed_ms = (time.monotonic() - started) * 1000
-        self.log_request(wsgi_request, response.status_code, outcome, elapsed_ms)
-        return response(environ, start_response)
-
-    def dispatch(self, wsgi_request: WsgiRequest) -> tuple[Response, str]:
-        if wsgi_request.path == STATUS_PATH and wsgi_request.method in ("GET", "PUT"):
-            body = json.dumps({"ports": [self.port], "version": VERSION})
-            return Response(body, content_type="application/json"), "status"
-        expectation = self.store.take(to_request(wsgi_request))
-        if expectation is None:
-            return _response(ResponseSpec(status=404)), "no expectation matched"
-        if expectation.response.delay > 0:
-            self._sleep(expectation.response.delay)
-        return _response(expectation.response), f"expectation {expectation.label}"
-
-    def log_request(self, request: WsgiRequest, status: int, outcome: str, ms: float) -> None:
-        if self._log is None:
-            return
-        when = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-        target = request.full_path if request.query_string else request.path
-        line = f"{when} {request.remote_addr or '-'} {request.method} {target} {status} "
-        line += f"{outcome} {ms:.0f}ms"
-        with self._log_lock:
-            self._log.write(line.translate(_CONTROL_CHARS) + "\n")
-            self._log.flush()
-
-
-_CONTROL_CHARS = {c: f"\\x{c:02x}" for c in [*range(0x20), 0x7F]}
-
-
-def to_request(wsgi_request: WsgiRequest) -> Request:
-    return Request(
-        method=wsgi_request.method,
-        path=wsgi_request.path,
-        query=tuple(wsgi_request.args.items(multi=True)),
-        headers=tuple(wsgi_request.headers.items()),
-        body=wsgi_request.get_data(cache=False),
-    )
-
-
-def _response(spec: ResponseSpec) -> Response:
-    response = Response(spec.body, status=spec.status)
-    del response.headers["Content-Type"]  # like MockServer: only the expectation's own
-    for name, value in spec.headers:
-        response.headers.add(name, value)
-    reason = spec.reason or _standard_reason(spec.status)
-    if reason:  # werkzeug's own phrases are upper case ("201 CREATED")
-        response.status = f"{spec.status} {reason}"
-    return response
-
-
-def _standard_reason(status: int) -> str | None:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return None
-
-
-class _RequestHandler(WSGIRequestHandler):
-    """werkzeug's handler without its access log: `MockApp` logs one line per request."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass
+SHUTDOWN_GRACE = 3  # seconds open responses get on SIGTERM
 
 
 def bind_socket(host: str, port: int, where: str) -> socket.socket:
-    """A listening TCP socket on host:port, set up as werkzeug would set up its own."""
+    """A listening TCP socket on host:port."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
         address = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)[0][4]
@@ -132,7 +43,7 @@ def bind_socket(host: str, port: int, where: str) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
-        sock.listen(128)
+        sock.listen(1024)
     except OSError as exc:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
@@ -148,42 +59,79 @@ def bind_socket(host: str, port: int, where: str) -> socket.socket:
     return sock
 
 
-def create_server(
-    expectations: Iterable[Expectation], host: str, port: int, *, log: TextIO | None, where: str
-) -> BaseWSGIServer:
-    """A threaded werkzeug server for the expectations, bound and listening."""
-    sock = bind_socket(host, port, where)
-    app = MockApp(expectations, log=log)
-    try:
-        server = make_server(
-            host, port, app, threaded=True, request_handler=_RequestHandler, fd=sock.fileno()
+class Server:
+    """An ASGI app served on a bound socket until `stop()` (or SIGTERM/SIGINT when
+    run in the main thread)."""
+
+    def __init__(self, app: Any, sock: socket.socket, settings: Settings) -> None:
+        protocol = type(
+            "ConfiguredProtocol",
+            (MockProtocol,),
+            {"header_timeout": settings.header_timeout},
         )
-    finally:
-        sock.close()  # werkzeug works on its own duplicate of the descriptor
-    app.port = server.port
-    return server
+        self.sock = sock
+        self.port = int(sock.getsockname()[1])
+        self._server = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                http=protocol,
+                lifespan="off",
+                access_log=False,
+                log_config=None,
+                server_header=False,
+                date_header=False,
+                proxy_headers=False,
+                limit_concurrency=settings.max_connections,
+                timeout_keep_alive=settings.idle_timeout,
+                timeout_graceful_shutdown=SHUTDOWN_GRACE,
+            )
+        )
 
+    def run(self) -> None:
+        """Serve until stopped; returns once every connection is closed."""
+        self._server.run(sockets=[self.sock])
 
-def serve(
-    expectations: list[Expectation], host: str, port: int, *, out: TextIO = sys.stdout
-) -> None:
-    """Serve in the foreground until SIGTERM or SIGINT, logging one line per request."""
-    where = "mockapi serve"
-    server = create_server(expectations, host, port, log=out, where=where)
+    def stop(self) -> None:
+        self._server.should_exit = True
 
-    def shut_down(signum: int, frame: Any) -> None:
-        # shutdown() waits for serve_forever() to return: call it from another thread
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, shut_down)
-    signal.signal(signal.SIGINT, shut_down)
-    url = f"http://{format_host(host)}:{server.port}"
-    out.write(f"mock API listening on {url} with {len(expectations)} expectation(s)\n")
-    out.flush()
-    server.serve_forever(poll_interval=0.2)
-    out.write("mock API stopped\n")
-    out.flush()
+    @property
+    def started(self) -> bool:
+        return bool(self._server.started)
 
 
 def format_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
+
+
+def serve(settings: Settings) -> None:
+    """Serve the expectation file in the foreground until SIGTERM or SIGINT, logging
+    one line per request."""
+    where = "mockapi serve"
+    path = settings.require_expectations(where)
+    expectations = load_file(path)
+    token = ensure_token(settings.require_token_file(where), where)
+    sock = bind_socket(settings.bind, settings.port, where)
+    log = requestlog.setup(
+        settings.log, max_bytes=settings.log_max_bytes, backups=settings.log_backups
+    )
+    limits = Limits(max_body=settings.max_body, journal_size=settings.journal_size)
+    app = MockApp(
+        expectations,
+        source=str(path),
+        limits=limits,
+        token=token,
+        log=requestlog.RequestLog(log),
+    )
+    server = Server(app, sock, settings)
+    app.port = server.port
+    # uvicorn re-raises the signal that stopped it once it has shut down; with these
+    # handlers that is harmless, so the log ends with "stopped" and the exit code is 0
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    signal.signal(signal.SIGINT, lambda signum, frame: None)
+    url = f"http://{format_host(settings.bind)}:{server.port}"
+    log.write(f"mock API listening on {url} with {len(expectations)} expectation(s)", now=True)
+    try:
+        server.run()
+    finally:
+        log.write("mock API stopped", now=True)
+        log.close()

@@ -160,11 +160,11 @@ def test_start_replaces_a_running_server(mockapi: MockApi) -> None:
 
 @pytest.mark.integration
 def test_start_with_invalid_expectations_exits_2(mockapi: MockApi) -> None:
-    mockapi.write([{"httpRequest": {"path": "/a", "cookies": {"s": "1"}}, "httpResponse": {}}])
+    mockapi.write([{"httpRequest": {"path": "/a", "secure": True}, "httpResponse": {}}])
     result = run("start", env=mockapi.env)
     assert result.returncode == 2
     assert result.stderr == (
-        f"{mockapi.expectations}: [0].httpRequest.cookies: not supported by the local mock API\n"
+        f"{mockapi.expectations}: [0].httpRequest.secure: not supported by the local mock API\n"
     )
     assert result.stdout == ""
     assert not mockapi.pidfile.exists()
@@ -237,13 +237,13 @@ def test_check_command(tmp_path: Path) -> None:
     assert good.returncode == 0
     assert good.stdout.startswith(f"{demo}: ") and good.stdout.endswith(" expectation(s), ok\n")
     bad = tmp_path / "bad.json"
-    bad.write_text('[{"httpRequest": {"path": "*"}, "httpResponse": {"cookies": {}}}]')
+    bad.write_text('[{"httpRequest": {"path": "*"}, "httpResponse": {"connectionOptions": {}}}]')
     result = run("check", str(demo), str(bad))
     assert result.returncode == 2
     assert result.stderr == (
         f"{bad}: [0].httpRequest.path: invalid regular expression (nothing to repeat at "
         "position 0); escape special characters to match them literally\n"
-        f"{bad}: [0].httpResponse.cookies: not supported by the local mock API\n"
+        f"{bad}: [0].httpResponse.connectionOptions: not supported by the local mock API\n"
     )
     assert "Traceback" not in result.stderr
     assert run("check").returncode == 2  # usage: FILE is required
@@ -266,3 +266,19 @@ def test_unexpected_errors_exit_3_with_one_line(
     assert len(err.splitlines()) == 1
     [saved] = (tmp_path / "home" / "logs").iterdir()
     assert "kaboom" in saved.read_text()
+
+
+@pytest.mark.integration
+def test_journal_size_option_bounds_what_retrieve_returns(mockapi: MockApi) -> None:
+    mockapi.write([{"httpResponse": {}}])
+    result = run("start", "--journal-size", "3", env=mockapi.env)
+    assert result.returncode == 0, result.stderr
+    for n in range(5):
+        http(f"{mockapi.url}/r{n}")
+    token = (mockapi.pidfile.parent / "mockapi.token").read_text().strip()
+    reply = http(
+        f"{mockapi.url}/mockserver/retrieve?type=REQUESTS",
+        method="PUT",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert [r["path"] for r in json.loads(reply.body)] == ["/r2", "/r3", "/r4"]

@@ -7,14 +7,11 @@ from typing import Any
 
 import pytest
 
+from ephemera.mockapi.bodies import json_matches
 from ephemera.mockapi.expectations import parse
-from ephemera.mockapi.matching import (
-    Request,
-    json_matches,
-    request_matches,
-    string_matches,
-)
+from ephemera.mockapi.matching import Request, request_matches
 from ephemera.mockapi.model import Pattern, RequestMatcher
+from ephemera.mockapi.textmatch import string_matches
 
 
 def matcher(http_request: dict[str, Any]) -> RequestMatcher:

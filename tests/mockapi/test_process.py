@@ -16,6 +16,7 @@ import pytest
 
 from ephemera.errors import EphemeraError
 from ephemera.mockapi import process
+from ephemera.mockapi.controltoken import ensure_token
 from ephemera.mockapi.model import ExpectationsError
 from ephemera.mockapi.settings import Settings
 
@@ -113,11 +114,11 @@ def test_stop_removes_an_unreadable_pidfile(tmp_path: Path) -> None:
 
 
 def test_start_refuses_invalid_expectations_before_anything(tmp_path: Path) -> None:
-    config = settings(tmp_path, 1, [{"httpRequest": {"cookies": {}}, "httpResponse": {}}])
+    config = settings(tmp_path, 1, [{"httpRequest": {"secure": True}, "httpResponse": {}}])
     with pytest.raises(ExpectationsError) as caught:
         process.start(config)
     assert caught.value.message == (
-        f"{config.expectations}: [0].httpRequest.cookies: not supported by the local mock API"
+        f"{config.expectations}: [0].httpRequest.secure: not supported by the local mock API"
     )
     assert not (tmp_path / "run").exists()
 
@@ -184,3 +185,16 @@ def test_start_does_not_mistake_another_server_for_its_own(tmp_path: Path, port:
 def _listening(port: int) -> bool:
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_the_token_is_created_once_and_private(tmp_path: Path) -> None:
+    path = tmp_path / "run" / "mockapi.token"
+    token = ensure_token(path, "mockapi start")
+    assert len(token) >= 40 and path.stat().st_mode & 0o777 == 0o600
+    assert ensure_token(path, "mockapi start") == token  # kept across restarts
+    path.write_text("two words\n")
+    with pytest.raises(EphemeraError) as caught:
+        ensure_token(path, "mockapi start")
+    assert caught.value.message == (
+        f"mockapi start: {path} does not hold a token (one line, no spaces)"
+    )

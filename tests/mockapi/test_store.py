@@ -68,7 +68,7 @@ def test_a_non_matching_request_does_not_use_up_times() -> None:
         }
     )
     assert taken_id(s, "/other") is None
-    [only] = s._ordered
+    [only] = [stored.expectation for stored in s.active()]
     assert s.remaining(only) == 1
     assert taken_id(s) == "once"
     assert s.remaining(only) == 0
