@@ -9,7 +9,7 @@ tree (default `<root>/.ephemera`).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ephemera.errors import UsageError
@@ -27,8 +27,14 @@ def _find_root(start: Path) -> Path:
 
 @dataclass(frozen=True)
 class Project:
+    """One project, as one command sees it. The environment files are listed once, on
+    first use, and that listing serves the whole command (`known_environments`): a
+    command that loads 1,000 environments reads the directory once, not 1,000 times.
+    A file added afterwards is seen by the next command (its own Project)."""
+
     root: Path
     home: Path
+    _listing: list[list[str]] = field(default_factory=list, init=False, compare=False, repr=False)
 
     @classmethod
     def discover(cls, root: Path | None = None, home: Path | None = None) -> Project:
@@ -107,10 +113,22 @@ class Project:
     def logs_dir(self) -> Path:
         return self.home / "logs"
 
+    @property
+    def cache_dir(self) -> Path:
+        """Results kept by the content they were computed from (parsed variables.tf,
+        the stacks' validation checks): safe to delete at any time."""
+        return self.home / "cache"
+
     def known_environments(self) -> list[str]:
-        """Names of the environment files, `_defaults.yaml` excluded, sorted."""
-        if not self.environments_dir.is_dir():
-            return []
-        return sorted(
-            p.stem for p in self.environments_dir.glob("*.yaml") if not p.name.startswith("_")
-        )
+        """Names of the environment files, `_defaults.yaml` excluded, sorted; the
+        directory is read on the first call only (see the class docstring)."""
+        if not self._listing:
+            found = []
+            if self.environments_dir.is_dir():
+                found = sorted(
+                    p.stem
+                    for p in self.environments_dir.glob("*.yaml")
+                    if not p.name.startswith("_")
+                )
+            self._listing.append(found)
+        return list(self._listing[0])
