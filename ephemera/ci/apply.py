@@ -35,7 +35,7 @@ def _destroy_deleted(
     with git.checkout(repo_root, base_commit, "destroy") as base_checkout:
         source = Project(root=base_checkout.root, home=ctx.project.home)
         env = config.load_environment(source, name)
-        declared = set(stackvars.read_stack_variables(source.stack_dir(env.stack)))
+        declared = set(stackvars.stack_variables(source, env.stack))
         render(env, source, declared)
         lifecycle.destroy(
             ctx, name, reason=f"environment file deleted in {head_commit[:12]} (ci-apply)"

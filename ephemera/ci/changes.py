@@ -166,7 +166,7 @@ def _referenced_files(value: Any, root: Path) -> Iterator[str]:
 def fingerprint(env: Environment, project: Project) -> Fingerprint:
     """Render `env` (into `project.home`) and fingerprint what was rendered,
     with the checkout-dependent path prefixes replaced by a placeholder."""
-    declared = set(stackvars.read_stack_variables(project.stack_dir(env.stack)))
+    declared = set(stackvars.stack_variables(project, env.stack))
     rendered = render(env, project, declared)
     prefixes = sorted(
         [

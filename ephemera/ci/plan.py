@@ -254,6 +254,8 @@ def _plan_one(
     except Exception as exc:  # noqa: BLE001 - one environment's crash must not hide the others
         outcome.error = f"{change.env}: unexpected error: {exc!r}"
         echo(outcome.error + "\n")
+    finally:
+        lifecycle.close_terraform(ctx, change.env)
     return outcome
 
 

@@ -4,6 +4,9 @@ builds are in `tools`).
 Each runs inside `ephemera.cli.handler.run` (called by the tasks), which maps errors to
 exit codes; the project, store and clock come from `ephemera.session`; printing goes
 through `output` (people, `--json`) and `tables`.
+
+Imports that only some commands need (the janitor, the tables, status) are made inside
+those commands, so a command loads what it runs and no more (`python -X importtime`).
 """
 
 from __future__ import annotations
@@ -11,28 +14,20 @@ from __future__ import annotations
 import json
 import sys
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from ephemera import config, lifecycle, session
-from ephemera.cli import tables
 from ephemera.cli.output import approved, ask, console, iso, print_json, when
 from ephemera.durations import duration_text, parse_duration
-from ephemera.environment import Environment
 from ephemera.errors import EXIT_FAILED, EXIT_INVALID, EphemeraError, UsageError
-from ephemera.gate import GateResult
-from ephemera.gate.cost import format_estimate
-from ephemera.janitor.dispatch import LocalDispatcher
-from ephemera.janitor.extend import extend
-from ephemera.janitor.ladder import DEFAULT_LADDER, parse_ladder
-from ephemera.janitor.notify import RoutingNotifier
-from ephemera.janitor.summary import format_summary
-from ephemera.janitor.sweep import SweepSettings, sweep
 from ephemera.leases import ACTIVE, DESTROYED
-from ephemera.leases.oplock import is_live
-from ephemera.lifecycle import PlanSummary, states
 from ephemera.project import Project
-from ephemera.runs import current_actor
 from ephemera.session import context
-from ephemera.status import status_rows
+
+if TYPE_CHECKING:
+    from ephemera.environment import Environment
+    from ephemera.gate import GateResult
+    from ephemera.lifecycle import PlanSummary
 
 
 def require_env(env: str) -> str:
@@ -87,6 +82,8 @@ def _confirmation(yes: bool):  # noqa: ANN202 - lifecycle.Confirm
     def confirm(env: Environment, summary: PlanSummary, gate: GateResult) -> None:
         if env.target == "local" or approved(yes):
             return
+        from ephemera.gate.cost import format_estimate
+
         cost = format_estimate(gate.estimate, env.ttl_text) if gate.estimate else "not estimated"
         console().print(f"\n{env.name} (target {env.target}): {summary.counts_text()}; cost {cost}")
         ask(env.name, yes, "apply", f"Apply this plan to {env.name}? Type its name")
@@ -122,6 +119,9 @@ def destroy(env: str, yes: bool = False) -> None:
 
 
 def status(as_json: bool = False, every: bool = False, utc: bool = False) -> None:
+    from ephemera.cli import tables
+    from ephemera.status import status_rows
+
     ctx = context()
     now = ctx.clock()
     rows = [r for r in status_rows(ctx.project, ctx.store, now) if every or r.status != DESTROYED]
@@ -145,6 +145,8 @@ def outputs(env: str, as_json: bool = False) -> None:
 
 
 def history(env: str, as_json: bool = False, utc: bool = False) -> None:
+    from ephemera.cli import tables
+
     ctx = context()
     runs = ctx.store.runs(require_env(env))
     if not as_json:
@@ -170,6 +172,8 @@ def history(env: str, as_json: bool = False, utc: bool = False) -> None:
 
 def unlock(env: str, yes: bool = False) -> None:
     """The operation lock first (it is Ephemera's), then Terraform's state lock."""
+    from ephemera.leases.oplock import is_live
+
     ctx = context()
     held = ctx.store.get_lock(require_env(env))
     if held is None:
@@ -199,6 +203,8 @@ def unlock(env: str, yes: bool = False) -> None:
 
 def drift(env: str = "", target: str = "", as_json: bool = False) -> int:
     """Drift of every active environment (or `env`): 0 none, 2 drifted, 1 an error."""
+    from ephemera.cli import tables
+
     ctx = context(progress_to_stderr=as_json)
     if target and target not in ("local", "aws"):
         raise UsageError(f"--target: expected local or aws, got {target!r}")
@@ -225,6 +231,8 @@ def drift(env: str = "", target: str = "", as_json: bool = False) -> int:
 
 def reconcile(dry_run: bool = False, as_json: bool = False) -> None:
     """Resolve what environment files, leases and states disagree on."""
+    from ephemera.cli import tables
+
     ctx = context(progress_to_stderr=as_json)
     findings = lifecycle.reconcile(ctx, dry_run=dry_run)
     if as_json:
@@ -252,6 +260,9 @@ def extension(text: str) -> timedelta:
 
 
 def extend_ttl(env: str, duration: str, reason: str = "") -> None:
+    from ephemera.janitor.extend import extend
+    from ephemera.runs import current_actor
+
     ctx = context()
     environment = config.load_environment(ctx.project, require_env(env))
     by = extension(duration)
@@ -275,6 +286,12 @@ def extend_ttl(env: str, duration: str, reason: str = "") -> None:
 
 def ttl_sweep(dry_run: bool = False, max_destroys: int = -1, as_json: bool = False) -> None:
     """The local janitor: destroy what expired (in-process), warn what is about to."""
+    from ephemera.janitor.dispatch import LocalDispatcher
+    from ephemera.janitor.notify import RoutingNotifier
+    from ephemera.janitor.summary import format_summary
+    from ephemera.janitor.sweep import SweepSettings, sweep
+    from ephemera.lifecycle import states
+
     if max_destroys < -1:
         raise UsageError(f"ttl: --max-destroys: -1 (no cap) or a cap ≥ 0, got {max_destroys}")
     ctx = context(progress_to_stderr=as_json)
@@ -307,6 +324,8 @@ def ttl_sweep(dry_run: bool = False, max_destroys: int = -1, as_json: bool = Fal
 
 def _warning_horizon(project: Project) -> timedelta:
     """The longest warning rung of any environment (or the default ladder)."""
+    from ephemera.janitor.ladder import DEFAULT_LADDER, parse_ladder
+
     longest = max(DEFAULT_LADDER)
     for name in project.known_environments():
         try:

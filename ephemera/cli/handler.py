@@ -28,9 +28,8 @@ class CommandExit(Exception):
 def run(action: Callable[[], T]) -> T:
     """Call `action`; map every error to a CommandExit with its message and exit code.
 
-    Files the CLI and its Terraform children create are private (umask 077): state,
-    plans, run logs and leases can hold values nobody else should read."""
-    os.umask(0o077)
+    Files the CLI and its Terraform children create are private (`private_files`)."""
+    private_files()
     try:
         return action()
     except EphemeraError as exc:
@@ -39,6 +38,12 @@ def run(action: Callable[[], T]) -> T:
         raise CommandExit("interrupted", 130) from None
     except Exception as exc:  # noqa: BLE001 - the top-level handler
         raise CommandExit(_report_unexpected(exc), EXIT_UNEXPECTED) from None
+
+
+def private_files() -> None:
+    """umask 077, for this process and the children it starts: state, plans, run logs
+    and leases can hold values nobody else should read."""
+    os.umask(0o077)
 
 
 def _report_unexpected(exc: Exception) -> str:

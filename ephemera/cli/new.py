@@ -174,7 +174,7 @@ def _git_email() -> str:
 def _ask_variables(project: Project, draft: Draft, answers: dict[str, str], asking: bool) -> None:
     """The stack's settable variables: given with --set, asked for (scalars), or left to
     the stack's default."""
-    declared = stackvars.read_stack_variables(project.stack_dir(draft.stack))
+    declared = stackvars.stack_variables(project, draft.stack)
     schema = stack_schema(project.stack_dir(draft.stack))["properties"]
     unknown = set(answers) - set(schema)
     if unknown:

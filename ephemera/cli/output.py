@@ -14,18 +14,21 @@ import json
 import os
 import sys
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from ephemera.durations import format_remaining, iso_utc
 from ephemera.errors import UsageError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 FORMAT_VERSION = 1
 YES = ("1", "true", "yes")
 
 
 def console(stderr: bool = False) -> Console:
+    from rich.console import Console  # only when something is printed for people
+
     plain = bool(os.environ.get("NO_COLOR"))
     return Console(
         stderr=stderr,

@@ -8,6 +8,7 @@ names the function it calls. The environment is positional where a task needs on
 
 from __future__ import annotations
 
+import gc
 import re
 from collections.abc import Callable
 from typing import Any
@@ -36,12 +37,32 @@ def _run(command: Callable[..., Any], *args: Any) -> None:
     exit code."""
     from ephemera.cli.handler import CommandExit, run
 
+    gc.freeze()  # what the imports made stays out of the collections (cli/main.py)
+    gc.enable()
     try:
         code = run(lambda: command(*args))
     except CommandExit as exc:
         raise Exit(exc.message, code=exc.code) from None
     if isinstance(code, int) and code:
         raise Exit(code=code)
+
+
+def _prestart(env: str) -> None:
+    """Start the environment's embedded Terraform before the command loads its modules,
+    so that the library loads meanwhile (ephemera.terraform.runner.prestart); nothing
+    for a name that is not an environment file (the command says what is wrong)."""
+    from ephemera.cli.handler import private_files
+    from ephemera.errors import EphemeraError
+    from ephemera.project import Project
+    from ephemera.terraform.runner import prestart
+
+    try:
+        project = Project.discover()
+        if env and project.environment_file(env).is_file():
+            private_files()  # before the child starts: it inherits the umask
+            prestart(project, env)
+    except (EphemeraError, OSError):
+        return  # the command itself reports what is wrong
 
 
 @task(help={"env": "validate only this environment"})
@@ -120,6 +141,7 @@ def new(
 )
 def plan(c: Context, env: str, detailed_exitcode: bool = False) -> None:
     """Validate, render, init and plan an environment; report the gate (policy, cost)."""
+    _prestart(env)
     from ephemera.cli import commands
 
     _run(commands.plan, env, detailed_exitcode)
@@ -131,6 +153,7 @@ def plan(c: Context, env: str, detailed_exitcode: bool = False) -> None:
 )
 def deploy(c: Context, env: str, yes: bool = False) -> None:
     """Validate, render, plan, check and apply an environment; creates or renews its lease."""
+    _prestart(env)
     from ephemera.cli import commands
 
     _run(commands.deploy, env, yes)
@@ -142,6 +165,7 @@ def deploy(c: Context, env: str, yes: bool = False) -> None:
 )
 def destroy(c: Context, env: str, yes: bool = False) -> None:
     """Destroy an environment and mark its lease destroyed."""
+    _prestart(env)
     from ephemera.cli import commands
 
     _run(commands.destroy, env, yes)

@@ -13,21 +13,24 @@ Each problem is placed at the YAML line of the key it is about.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import importlib.util
 import json
 import socket
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from ephemera.config.documents import SourceFiles
 from ephemera.config.stackmanifest import StackManifest, load_manifest
-from ephemera.config.stackvars import read_stack_variables
+from ephemera.config.stackvars import stack_variables
 from ephemera.config.tfcheck import validation_failures
 from ephemera.environment import Environment
 from ephemera.errors import Problem
+from ephemera.files import keep_json, read_json
 from ephemera.health import endpoint
 from ephemera.leases import DESTROYED, LeaseStore
-from ephemera.mockapi.expectations import load_file
-from ephemera.mockapi.model import ExpectationsError
 from ephemera.project import Project
 
 # A provided variable Terraform refuses is the YAML key Ephemera took it from.
@@ -60,7 +63,7 @@ def deployable_problems(
 
 def _values(project: Project, env: Environment) -> dict[str, Any]:
     """The stack variables' values: the environment's, else the stack's defaults."""
-    declared = read_stack_variables(project.stack_dir(env.stack))
+    declared = stack_variables(project, env.stack)
     return {name: env.variables.get(name, var.default) for name, var in declared.items()}
 
 
@@ -89,11 +92,45 @@ def _file_problems(
         elif form == "json":
             problems += [files.problem(key, m) for m in _json_problems(path, value)]
         elif form == "mockapi":
-            try:
-                load_file(path, value)
-            except ExpectationsError as exc:
-                problems += [files.problem(key, message) for message in exc.problems]
+            problems += [files.problem(key, m) for m in _mockapi_problems(project, path, value)]
     return problems
+
+
+def _mockapi_problems(project: Project, path: Path, shown: str) -> list[str]:
+    """The local mock API's own check of an expectations file. Its answer is kept by the
+    file's content and the checker's code (`.ephemera/cache/expectations/`): loading the
+    checker costs more than a deploy's other checks together."""
+    try:
+        content = path.read_bytes()
+    except OSError as exc:
+        return [f"{shown}: cannot read: {exc.strerror}"]
+    key = hashlib.sha256(b"\0".join([content, shown.encode(), _checker_digest()])).hexdigest()
+    entry = project.cache_dir / "expectations" / f"{key}.json"
+    kept = read_json(entry)
+    if isinstance(kept, list) and all(isinstance(m, str) for m in kept):
+        return kept
+    from ephemera.mockapi.expectations import load_file
+    from ephemera.mockapi.model import ExpectationsError
+
+    try:
+        load_file(path, shown)
+        found: list[str] = []
+    except ExpectationsError as exc:
+        found = list(exc.problems)
+    keep_json(entry, found)
+    return found
+
+
+@functools.cache
+def _checker_digest() -> bytes:
+    """sha256 over the mock API package's source (the checker's code), found without
+    importing it."""
+    spec = importlib.util.find_spec("ephemera.mockapi")
+    folder = Path(spec.origin).parent if spec is not None and spec.origin else None
+    digest = hashlib.sha256()
+    for source in sorted(folder.glob("*.py")) if folder is not None else []:
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    return digest.digest()
 
 
 def _json_problems(path: Any, shown: str) -> list[str]:

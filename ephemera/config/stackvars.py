@@ -9,11 +9,18 @@ editors).
 
 Variables named in `PROVIDED_VARIABLES` are supplied by Ephemera: they are
 never required from, nor allowed in, an environment file.
+
+Parsing is slow to start (python-hcl2 builds its lark parser in every process), so the
+parsed contract is also kept on disk, keyed by the sha256 of the file's content
+(`stack_variables`: under `.ephemera/cache/stackvars/`): a command whose stacks did not
+change never imports python-hcl2.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import hashlib
 import math
 import re
 from collections.abc import Mapping
@@ -21,11 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import hcl2
-
 from ephemera.config.yamlload import format_path, type_name
 from ephemera.environment import PROVIDED_VARIABLES
 from ephemera.errors import UsageError
+from ephemera.files import keep_json, read_json
 from ephemera.terraform.types import ANY, TfType, TypeSyntaxError, parse_type
 
 if TYPE_CHECKING:
@@ -73,9 +79,13 @@ class StackVariable:
 
 
 _CACHE: dict[Path, tuple[int, int, dict[str, StackVariable]]] = {}
+# Bump when what is parsed out of variables.tf changes: older cache files are then ignored.
+DISK_CACHE_FORMAT = 1
 
 
 def _hcl_load(handle: Any) -> dict[str, Any]:
+    import hcl2  # slow to load: only when a variables.tf is not in the disk cache
+
     options_type = getattr(hcl2, "SerializationOptions", None)
     if options_type is None:  # python-hcl2 7.x: strings come without quotes already
         return hcl2.load(handle)
@@ -103,12 +113,20 @@ def _unquote(label: str) -> str:
     return label
 
 
-def read_stack_variables(stack_dir: Path) -> dict[str, StackVariable]:
+def stack_variables(project: Project, stack: str) -> dict[str, StackVariable]:
+    """`read_stack_variables` of a project's stack, with the project's disk cache."""
+    return read_stack_variables(project.stack_dir(stack), project.cache_dir / "stackvars")
+
+
+def read_stack_variables(
+    stack_dir: Path, cache_dir: Path | None = None
+) -> dict[str, StackVariable]:
     """The variables a stack declares in `<stack_dir>/variables.tf`, by name.
 
-    A stack without a variables.tf declares none. Parsed once per file version
-    (cached by path, mtime and size). Raises `StackVariablesError` (a
-    `UsageError`) naming the file and line when it cannot be read.
+    A stack without a variables.tf declares none. Parsed once per file version in a
+    process (cached by path, mtime and size) and, with `cache_dir`, once per content
+    (a JSON file named by its sha256). Raises `StackVariablesError` (a `UsageError`)
+    naming the file and line when it cannot be read; such a file is never cached.
     """
     path = Path(stack_dir) / "variables.tf"
     try:
@@ -118,9 +136,47 @@ def read_stack_variables(stack_dir: Path) -> dict[str, StackVariable]:
     cached = _CACHE.get(path)
     if cached is not None and cached[:2] == (stat.st_mtime_ns, stat.st_size):
         return dict(cached[2])
-    variables = _parse_variables_file(path)
+    entry = _disk_entry(path, cache_dir) if cache_dir is not None else None
+    variables = _from_disk(entry) if entry is not None else None
+    if variables is None:
+        variables = _parse_variables_file(path)
+        if entry is not None:
+            _to_disk(entry, variables)
     _CACHE[path] = (stat.st_mtime_ns, stat.st_size, variables)
     return dict(variables)
+
+
+def _disk_entry(path: Path, cache_dir: Path) -> Path | None:
+    """The cache file of this content (None when the file cannot be read: the parse
+    says why)."""
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+    return cache_dir / f"{digest}-{DISK_CACHE_FORMAT}.json"
+
+
+def _from_disk(entry: Path) -> dict[str, StackVariable] | None:
+    """The cached variables, or None when there is no readable entry."""
+    rows = read_json(entry)
+    if not isinstance(rows, list):
+        return None
+    try:
+        variables = {}
+        for row in rows:
+            row.update(type=parse_type(row["type_text"]), conditions=tuple(row["conditions"]))
+            variables[row["name"]] = StackVariable(**row)
+    except (ValueError, TypeError, KeyError, TypeSyntaxError):
+        return None
+    return variables
+
+
+def _to_disk(entry: Path, variables: dict[str, StackVariable]) -> None:
+    rows = [
+        {f.name: getattr(var, f.name) for f in dataclasses.fields(var) if f.name != "type"}
+        for var in variables.values()
+    ]
+    keep_json(entry, rows)
 
 
 def _display(path: Path) -> str:

@@ -108,7 +108,7 @@ def _validate(ctx: _Context, name: str) -> tuple[Environment | None, list[Proble
     variables = merged.get("variables", {})
     if stack_ok and isinstance(variables, dict):
         try:
-            declared = stackvars.read_stack_variables(project.stack_dir(stack))
+            declared = stackvars.stack_variables(project, stack)
         except stackvars.StackVariablesError as exc:
             problems.append(Problem(exc.file, exc.line, "", exc.detail))
         else:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from ephemera.errors import CommandError, EphemeraError
+from ephemera.files import read_json, write_json
 
 INSTALL_ROOT = Path(__file__).resolve().parents[2]
 VENV_SCRIPT = Path(".venv-checkov") / "bin" / "checkov"
@@ -88,7 +89,8 @@ def version(executable: str, memo_file: Path) -> str:
     resolved = Path(executable).resolve()
     stat = resolved.stat()
     ident = f"{resolved}:{stat.st_size}:{stat.st_mtime_ns}"
-    memo = read_json(memo_file) or {}
+    memo = read_json(memo_file)
+    memo = memo if isinstance(memo, dict) else {}
     if isinstance(memo.get(ident), str):
         return str(memo[ident])
     argv = [executable, "--version"]
@@ -208,27 +210,3 @@ def parse_output(stdout: str) -> list[dict[str, Any]]:
         else:
             raise ValueError(f"not a checkov report: {json.dumps(item)[:200]}")
     return reports
-
-
-# --- small JSON files (the version memo, the policy cache) ------------------------------
-
-
-def read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    """Atomic: a concurrent reader sees the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1, sort_keys=True)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

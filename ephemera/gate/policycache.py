@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ephemera.gate import checkov
+from ephemera.files import read_json, write_json
 from ephemera.project import Project
 
 CACHE_FORMAT = 1
@@ -65,8 +65,8 @@ def plan_fingerprint(plan: bytes) -> str:
 
 
 def read(project: Project, key: str) -> tuple[list[dict[str, str]], list[dict[str, str]]] | None:
-    data = checkov.read_json(cache_dir(project) / f"{key}.json")
-    if not data or data.get("format") != CACHE_FORMAT:
+    data = read_json(cache_dir(project) / f"{key}.json")
+    if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT:
         return None
     try:
         passed = [_entry(e) for e in data["passed"]]
@@ -91,7 +91,7 @@ def write(
     passed: list[dict[str, str]],
     failed: list[dict[str, str]],
 ) -> None:
-    checkov.write_json(
+    write_json(
         cache_dir(project) / f"{key}.json",
         {"format": CACHE_FORMAT, "checkov_version": version, "passed": passed, "failed": failed},
     )

@@ -9,7 +9,7 @@ statelock  who holds the state lock; force-unlock
 bootstrap  the AWS control plane (terraform/bootstrap): credentials checked, plan, apply
 """
 
-from ephemera.lifecycle.context import Context, terraform_for
+from ephemera.lifecycle.context import Context, close_terraform, terraform_for
 from ephemera.lifecycle.deploy import DeployResult, apply_saved_plan, deploy, read_outputs
 from ephemera.lifecycle.destroy import destroy, never_deployed, state_resources
 from ephemera.lifecycle.drift import DriftReport, drift
@@ -36,6 +36,7 @@ __all__ = [
     "Finding",
     "PlanSummary",
     "apply_saved_plan",
+    "close_terraform",
     "deploy",
     "destroy",
     "drift",

@@ -25,10 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from ephemera.errors import EphemeraError, UsageError
+from ephemera.files import write_private
 from ephemera.janitor.package import build_package
 from ephemera.project import Project
 from ephemera.terraform import hcl
-from ephemera.terraform.render import mirror_root, write_private
+from ephemera.terraform.render import mirror_root
 from ephemera.terraform.runner import Echo, Terraform
 
 REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]$")

@@ -1,18 +1,19 @@
 """What every lifecycle operation needs (project, lease store, clock, where progress
-goes), and the Terraform runner of an environment."""
+goes), and the Terraform runner of an environment: one per environment and context,
+whose embedded Terraform child is resident (loaded once for all the commands of an
+operation, started when the runner is first asked for)."""
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ephemera.durations import Clock, system_clock
 from ephemera.leases import LeaseStore
 from ephemera.project import Project
-from ephemera.terraform.runner import Echo, Terraform, echo_stdout
+from ephemera.terraform.runner import Echo, Terraform, echo_stdout, for_environment
 
 
 @dataclass
@@ -23,6 +24,7 @@ class Context:
     store: LeaseStore
     clock: Clock = system_clock
     echo: Echo = echo_stdout
+    runners: dict[str, Terraform] = field(default_factory=dict, repr=False, compare=False)
 
     def say(self, text: str) -> None:
         self.echo(text + "\n")
@@ -38,10 +40,16 @@ class Context:
 
 
 def terraform_for(ctx: Context, env_name: str) -> Terraform:
-    work_dir = ctx.project.work_dir(env_name)
-    return Terraform(
-        data_dir=work_dir / "tfdata",
-        plugin_cache=ctx.project.plugin_cache,
-        extra_env={"EPHEMERA_PYTHON": sys.executable},
-        echo=ctx.echo,
-    )
+    """The environment's runner in this context (created and started on first use)."""
+    runner = ctx.runners.get(env_name)
+    if runner is None:
+        runner = for_environment(ctx.project, env_name, ctx.echo).start()
+        ctx.runners[env_name] = runner
+    return runner
+
+
+def close_terraform(ctx: Context, env_name: str) -> None:
+    """End the environment's resident Terraform child, if it has one."""
+    runner = ctx.runners.pop(env_name, None)
+    if runner is not None:
+        runner.close()

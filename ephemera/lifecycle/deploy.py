@@ -69,9 +69,11 @@ def deploy(ctx: Context, name: str, confirm: Confirm | None = None) -> DeployRes
             _mark_deploying(ctx, env, run, holder, keep_expiry)
             if summary.has_changes:
                 _apply(ctx, env, rendered, run, keep_expiry)
+                outputs = read_outputs(ctx, rendered)
             else:
                 ctx.say(f"==> {env.name}: no changes, nothing to apply")
-            lease = _mark_active(ctx, env, read_outputs(ctx, rendered), run, keep_expiry)
+                outputs = _unchanged_outputs(ctx, rendered, summary)
+            lease = _mark_active(ctx, env, outputs, run, keep_expiry)
     return DeployResult(lease, summary, summary.has_changes)
 
 
@@ -128,6 +130,17 @@ def read_outputs(ctx: Context, rendered: Rendered) -> dict[str, Any]:
         where=f"{rendered.env}: output",
     )
     return {key: item.get("value") for key, item in json.loads(shown.stdout or "{}").items()}
+
+
+def _unchanged_outputs(ctx: Context, rendered: Rendered, summary: PlanSummary) -> dict[str, Any]:
+    """The outputs when nothing was applied: those of the state the plan just read (what
+    `terraform output` reads, unchanged since, under the operation lock), without
+    another Terraform command. Not the lease's recorded outputs, which can be stale (a
+    lost lease, an apply that failed half-way); `terraform output` when the plan carries
+    no state."""
+    if summary.state_outputs is not None:
+        return dict(summary.state_outputs)
+    return read_outputs(ctx, rendered)
 
 
 def _expiry(current: Lease | None, env: Environment, now: datetime, keep: bool) -> datetime:

@@ -15,7 +15,7 @@ from ephemera.faults import pause_point
 from ephemera.leases import Holder, LeaseConflict, OpLock, new_run_id
 from ephemera.leases.holders import holder_here
 from ephemera.leases.oplock import HEARTBEAT_SECONDS, acquire, release, renew
-from ephemera.lifecycle.context import Context
+from ephemera.lifecycle.context import Context, close_terraform, terraform_for
 
 
 @contextmanager
@@ -29,11 +29,13 @@ def operation(ctx: Context, env: str, op: str, run_op: str | None = None) -> Ite
         ctx.say(f"==> {env}: took over the operation lock of {replaced.holder.describe()}")
     heartbeat = _Heartbeat(ctx, lock)
     heartbeat.start()
+    terraform_for(ctx, env)  # its embedded Terraform loads while the operation validates
     try:
         pause_point("after-lock")
         yield holder
     finally:
         heartbeat.stop()
+        close_terraform(ctx, env)
         release(ctx.store, heartbeat.lock)
 
 

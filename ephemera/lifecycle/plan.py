@@ -17,10 +17,12 @@ from ephemera import config, gate
 from ephemera.config import stackvars
 from ephemera.environment import Environment
 from ephemera.errors import CommandError, EphemeraError, ValidationError
+from ephemera.files import write_private
 from ephemera.lifecycle.context import Context, terraform_for
 from ephemera.lifecycle.operation import operation
 from ephemera.runs import recorded_run
-from ephemera.terraform.render import Rendered, render, write_private
+from ephemera.terraform import initmark
+from ephemera.terraform.render import Rendered, render
 
 PLAN_FILE = "plan.bin"
 PLAN_JSON = "plan.json"
@@ -36,32 +38,54 @@ class PlanSummary:
     plan_json: Path
     digest: str
     resources: list[dict[str, Any]] = field(default_factory=list)
+    outputs_changed: int = 0  # outputs whose value the apply would change
+    # The state's outputs as the plan read them ({name: value}); None without a state.
+    state_outputs: dict[str, Any] | None = None
 
     @property
     def has_changes(self) -> bool:
-        return bool(self.added or self.changed or self.destroyed)
+        """Whether applying would change anything (an output only change included: it
+        reaches the state only through an apply)."""
+        return bool(self.added or self.changed or self.destroyed or self.outputs_changed)
 
     def counts_text(self) -> str:
-        return f"+{self.added} ~{self.changed} -{self.destroyed}"
+        counts = f"+{self.added} ~{self.changed} -{self.destroyed}"
+        return counts + (f", {self.outputs_changed} output(s)" if self.outputs_changed else "")
 
 
 def prepare(ctx: Context, name: str) -> tuple[Environment, Rendered]:
     """Validate (as `validate` does: files, ports and the stack's own validation blocks
     included) and render: nothing is written unless the environment will deploy."""
     env = config.load_environment(ctx.project, name, deployable=True, store=lambda: ctx.store)
-    declared = set(stackvars.read_stack_variables(ctx.project.stack_dir(env.stack)))
+    declared = set(stackvars.stack_variables(ctx.project, env.stack))
     return env, render(env, ctx.project, declared)
 
 
 def init(ctx: Context, rendered: Rendered, log: IO[str]) -> None:
+    """terraform init, unless the last one succeeded for exactly these inputs and left the
+    data directory as it is now (`ephemera.terraform.initmark`)."""
+    terraform = terraform_for(ctx, rendered.env)
+    record = rendered.work_dir / initmark.RECORD_FILE
+
+    def current() -> str:
+        snapshot = rendered.work_dir / "tf"
+        return initmark.fingerprint(
+            rendered.root_dir, snapshot, rendered.backend_config, terraform.data_dir
+        )
+
+    if initmark.is_current(record, current()):
+        ctx.say(f"==> {rendered.env}: terraform init: up to date (stack, backend and data dir)")
+        return
+    initmark.forget(record)
     with ctx.step(rendered.env, "terraform init"):
-        terraform_for(ctx, rendered.env).run(
+        terraform.run(
             ["init", "-input=false", "-no-color", f"-backend-config={rendered.backend_config}"],
             cwd=rendered.root_dir,
             log=log,
             quiet=True,
             where=f"{rendered.env}: init",
         )
+    initmark.remember(record, current())
 
 
 def make_plan(
@@ -137,9 +161,29 @@ def summarize_plan(env: str, plan: dict[str, Any], plan_json: Path, digest: str)
         added += "create" in actions
         destroyed += "delete" in actions
         changed += actions == ["update"]
+    outputs = plan.get("output_changes") or {}
+    outputs_changed = sum(o.get("actions") != ["no-op"] for o in outputs.values())
     return PlanSummary(
-        env, added, changed, destroyed, plan_json, digest, plan.get("resource_changes", [])
+        env,
+        added,
+        changed,
+        destroyed,
+        plan_json,
+        digest,
+        plan.get("resource_changes", []),
+        outputs_changed,
+        _state_outputs(plan),
     )
+
+
+def _state_outputs(plan: dict[str, Any]) -> dict[str, Any] | None:
+    """The outputs of the state the plan was made against, as `terraform output -json`
+    would give them ({name: value}), or None when the plan carries no state."""
+    prior = plan.get("prior_state")
+    if not isinstance(prior, dict) or not isinstance(prior.get("values"), dict):
+        return None
+    outputs = prior["values"].get("outputs") or {}
+    return {name: item.get("value") for name, item in outputs.items()}
 
 
 def plan(ctx: Context, name: str) -> tuple[PlanSummary, gate.GateResult]:

@@ -12,13 +12,14 @@ from typing import Any
 
 from ephemera.health import endpoint
 from ephemera.lifecycle.context import Context
-from ephemera.mockapi import process
 
 CONNECT_TIMEOUT = 0.5  # seconds: a local port that does not answer by then is closed
 
 
 def stop_processes(ctx: Context, env: str) -> None:
     """Stop every mock API process the environment's pidfiles name (idempotent)."""
+    from ephemera.mockapi import process  # the server's modules: only for a local env
+
     for pidfile in sorted(ctx.project.runtime_dir(env).glob("*.pid")):
         said = io.StringIO()
         process.stop(pidfile, out=said)
@@ -27,6 +28,8 @@ def stop_processes(ctx: Context, env: str) -> None:
 
 def running_processes(ctx: Context, env: str) -> list[str]:
     """`pid N (pidfile)` for each pidfile whose process is still a live mock API."""
+    from ephemera.mockapi import process
+
     found = []
     for pidfile in sorted(ctx.project.runtime_dir(env).glob("*.pid")):
         pid = process.read_pid(pidfile, f"{env}: runtime")

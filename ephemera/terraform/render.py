@@ -9,7 +9,6 @@ everything rendered identifies the inputs a plan was made from.
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 import jinja2
 
 from ephemera.environment import PROVIDED_VARIABLES, Environment
+from ephemera.files import write_private
 from ephemera.project import Project
 from ephemera.terraform import hcl
 from ephemera.terraform.stackfiles import stack_files
@@ -112,14 +112,6 @@ def render(env: Environment, project: Project, declared: set[str]) -> Rendered:
         backend_config=work_dir / "backend.hcl",
         digest=inputs_digest(work_dir),
     )
-
-
-def write_private(path: Path, text: str) -> None:
-    """Write `text` to `path` with mode 0600 (created so, never world-readable)."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(text)
-    os.chmod(path, 0o600)
 
 
 def snapshot_stack(env: Environment, project: Project, backend_type: str) -> Path:

@@ -90,3 +90,23 @@ def test_a_sweep_killed_during_a_destroy_is_collected(cli: Cli, tmp_path: Path, 
     assert "taken over" in json.dumps(first), first
     assert_nothing_left(cli, "swept", port)
     assert store.get("swept").status == "destroyed"
+
+
+def test_a_deploy_killed_during_init_inits_again(cli: Cli, tmp_path: Path, port: int) -> None:
+    """The init record is written only after an init finished: a run killed while init
+    runs leaves none, and the next deploy inits (it never skips an unfinished init)."""
+    cli.write_env("halfway", demo_env(port, name="halfway"))
+    planned = cli.invoke("plan", "--env", "halfway", **clock(DEPLOYED_AT))
+    assert planned.returncode == 0, planned.stderr + planned.stdout
+    record = cli.home / "work" / "halfway" / "init.sha256"
+    assert record.is_file()
+    template = cli.root / "templates" / "backend" / "local.hcl.j2"
+    template.write_text(template.read_text() + "# the backend changed: init must run\n")
+    killed_at(cli, tmp_path, "terraform-init", "deploy", "--env", "halfway", at=DEPLOYED_AT)
+    assert not record.exists()
+
+    deployed = cli.invoke("deploy", "--env", "halfway", **clock(DEPLOYED_AT))
+    assert deployed.returncode == 0, deployed.stderr + deployed.stdout
+    assert "==> halfway: terraform init\n" in deployed.stdout
+    assert record.is_file()
+    assert cli.invoke("destroy", "--env", "halfway", "--yes", **clock(DEPLOYED_AT)).returncode == 0

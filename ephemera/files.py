@@ -1,0 +1,49 @@
+"""Private files: written atomically with mode 0600, and the small JSON files Ephemera
+keeps beside its work (the caches of parsed or computed results, the fingerprints).
+
+Atomic: the text goes to a temporary file in the same directory, which then replaces
+the target, so a reader (another command, a thread of ci-plan) sees the old file or the
+new one, never half of one, and a process killed mid-write leaves the old file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write `text` to `path`, mode 0600 (created so, never world-readable), atomically."""
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def read_json(path: Path) -> Any:
+    """The JSON in `path`, or None when it is missing or unreadable."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def write_json(path: Path, data: Any) -> None:
+    """`data` as JSON in `path` (its directory created, 0700), atomically, 0600."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    write_private(path, json.dumps(data, indent=1, sort_keys=True))
+
+
+def keep_json(path: Path, data: Any) -> None:
+    """`write_json` for a cache: best effort, since a cache that cannot be written only
+    costs the next command the work it saves."""
+    with contextlib.suppress(OSError, TypeError, ValueError):
+        write_json(path, data)
