@@ -342,8 +342,9 @@ def ci_plan(
     repo_root = Path(repo_root).resolve()
     base_commit, head_commit = git.compare_range(repo_root, base, head, use_merge_base=True)
     git.require_checked_out(repo_root, head)
-    affected = changes.compare_commits(repo_root, base_commit, head_commit)
     project = Project.discover(root=repo_root)
+    gate.prestart(project)  # checkov loads while the changes are found and planned
+    affected = changes.compare_commits(repo_root, base_commit, head_commit)
     ci_dir = project.home / "ci"
     shutil.rmtree(ci_dir, ignore_errors=True)
     ci_dir.mkdir(parents=True, exist_ok=True)

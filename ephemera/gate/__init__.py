@@ -4,6 +4,7 @@ evaluate     the one gate, for one plan or many: policy, then cost, then the ver
 policy       checkov on plan.json with the custom checks; the one skip ranking
 policycache  checkov's raw results by plan, policies and checkov version
 checkov      starting checkov (its own virtualenv, offline) and reading its JSON
+checkovd     the resident checker: checkov loaded once, a fork of it per scan
 skips        the `#checkov:skip` comments of a stack and its modules
 static       the static scan of terraform/ (`invoke policy-scan`)
 cost         an estimate over the TTL and the budget check
@@ -19,5 +20,15 @@ from ephemera.gate.evaluate import (
     per_hour,
     report,
 )
+from ephemera.gate.policy import prestart
 
-__all__ = ["GateFailed", "GateResult", "enforce", "evaluate", "evaluate_all", "per_hour", "report"]
+__all__ = [
+    "GateFailed",
+    "GateResult",
+    "enforce",
+    "evaluate",
+    "evaluate_all",
+    "per_hour",
+    "prestart",
+    "report",
+]

@@ -31,6 +31,7 @@ from typing import Any
 
 from ephemera.errors import CommandError, EphemeraError
 from ephemera.files import read_json, write_json
+from ephemera.gate import checkovd
 
 INSTALL_ROOT = Path(__file__).resolve().parents[2]
 VENV_SCRIPT = Path(".venv-checkov") / "bin" / "checkov"
@@ -46,6 +47,8 @@ OFFLINE_ENV = {
 }
 # checkov's exit codes that carry a report: 0 nothing failed, 1 some check failed.
 RESULT_CODES = (0, 1)
+RESIDENT_IDLE_SECONDS = 600.0
+_RESIDENTS: dict[tuple[str, str, str, float, str], checkovd.Resident] = {}
 
 
 # --- finding checkov ------------------------------------------------------------------
@@ -105,8 +108,14 @@ def version(executable: str, memo_file: Path) -> str:
 
 
 def _installed_version(executable: str) -> str | None:
+    return _install(executable)[1]
+
+
+def _install(executable: str) -> tuple[str | None, str | None]:
+    """(the Python interpreter of the script's shebang when checkov is installed for it,
+    checkov's version), each None when it cannot be read from the install."""
     script = Path(executable).resolve()
-    candidates = [script.parent.parent]
+    candidates: list[tuple[str | None, Path]] = [(None, script.parent.parent)]
     try:
         with script.open("rb") as handle:
             shebang = handle.readline(512).decode("utf-8", "replace")
@@ -115,13 +124,64 @@ def _installed_version(executable: str) -> str | None:
     if shebang.startswith("#!"):
         interpreter = shebang[2:].strip().split(" ")[0]
         if interpreter and not interpreter.endswith("/env"):
-            candidates.insert(0, Path(interpreter).parent.parent)
-    for prefix in candidates:
+            candidates.insert(0, (interpreter, Path(interpreter).parent.parent))
+    for interpreter, prefix in candidates:
         for dist in sorted(prefix.glob("lib/python3*/site-packages/checkov-*.dist-info")):
             match = re.fullmatch(r"checkov-(.+)\.dist-info", dist.name)
             if match:
-                return match.group(1)
-    return None
+                return interpreter, match.group(1)
+    return None, None
+
+
+# --- the resident checker --------------------------------------------------------------
+
+
+def resident(executable: str) -> checkovd.Resident | None:
+    """The resident checker (`ephemera.gate.checkovd`) of this checkov install, when it
+    can have one: `executable` is the `checkov` script of an install (beside its Python,
+    which has checkov: a wrapper script runs as itself, every time), there is a private
+    runtime directory, and `EPHEMERA_CHECKOV_IDLE` (seconds it waits for the next scan,
+    default 600) is not 0. The checker answers only callers whose `PYTHON*` variables
+    (what shapes the interpreter it loaded) are those it was started with."""
+    try:
+        idle = float(os.environ.get("EPHEMERA_CHECKOV_IDLE", RESIDENT_IDLE_SECONDS))
+    except ValueError:
+        idle = RESIDENT_IDLE_SECONDS
+    interpreter, installed = _install(executable)
+    directory = _runtime_dir()
+    if idle <= 0 or interpreter is None or installed is None or directory is None:
+        return None
+    if Path(executable).resolve().parent != Path(interpreter).parent.resolve():
+        return None
+    shaping = sorted((k, v) for k, v in os.environ.items() if k.startswith("PYTHON"))
+    key = (interpreter, installed, str(directory), idle, repr(shaping))
+    if key not in _RESIDENTS:
+        identity = f"checkov {installed}, {shaping}"
+        _RESIDENTS[key] = checkovd.Resident(interpreter, identity, directory, idle)
+    return _RESIDENTS[key]
+
+
+def prestart(executable: str) -> None:
+    """Start the resident checker now (if none answers), so that checkov has loaded by
+    the time the plan is ready."""
+    checker = resident(executable)
+    if checker is not None:
+        checker.start(environment(checker.directory))
+
+
+def _runtime_dir() -> Path | None:
+    """`$XDG_RUNTIME_DIR/ephemera`, else `<tmp>/ephemera-<uid>`: created 0700; None when
+    it is not a directory of ours that only we can enter (someone else made it)."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    base = Path(runtime) / "ephemera" if runtime and Path(runtime).is_dir() else None
+    path = base or Path(tempfile.gettempdir()) / f"ephemera-{os.getuid()}"
+    try:
+        path.mkdir(mode=0o700, exist_ok=True)
+        stat = path.lstat()
+    except OSError:
+        return None
+    private = (stat.st_mode & 0o777) == 0o700 and stat.st_uid == os.getuid()
+    return path if private and path.is_dir() and not path.is_symlink() else None
 
 
 # --- running it -----------------------------------------------------------------------
@@ -167,10 +227,17 @@ def run(
 
 
 def _run(command: list[str], *, where: str, timeout: float) -> subprocess.CompletedProcess[str]:
-    """`command` with HOME and the working directory an empty scratch directory."""
+    """`command` with HOME and the working directory an empty scratch directory: asked of
+    the resident checker when the install has one, else run as a process of its own."""
     with tempfile.TemporaryDirectory(prefix="ephemera-checkov-") as scratch:
         home = Path(scratch).resolve()
+        checker = resident(command[0])
         try:
+            answer = None
+            if checker is not None:
+                answer = checker.scan(command[1:], environment(home), home, timeout)
+            if answer is not None:
+                return subprocess.CompletedProcess(command, *answer)
             return subprocess.run(
                 command,
                 cwd=home,
@@ -182,7 +249,7 @@ def _run(command: list[str], *, where: str, timeout: float) -> subprocess.Comple
                 timeout=timeout,
                 check=False,
             )
-        except subprocess.TimeoutExpired as exc:
+        except (subprocess.TimeoutExpired, TimeoutError) as exc:
             raise EphemeraError(
                 f"{where}: checkov did not finish in {timeout:g}s: {' '.join(command)}"
             ) from exc

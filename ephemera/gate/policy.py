@@ -81,6 +81,15 @@ def checkov_path(project: Project) -> str:
     return checkov.checkov_path(project.root)
 
 
+def prestart(project: Project) -> None:
+    """Have the resident checker load checkov while the caller plans (`checkov.prestart`);
+    nothing when checkov cannot be found (the gate reports that when it runs)."""
+    try:
+        checkov.prestart(checkov_path(project))
+    except EphemeraError:
+        return
+
+
 def checkov_version(project: Project, executable: str) -> str:
     """The checkov version (from its install, else `checkov --version`, remembered)."""
     return checkov.version(executable, policycache.cache_dir(project) / "checkov-version.json")

@@ -54,6 +54,7 @@ def deploy(ctx: Context, name: str, confirm: Confirm | None = None) -> DeployRes
     `confirm` is asked once the gate has passed, before a plan with changes is applied;
     it raises to stop (nothing applied, the lease untouched)."""
     config.check_environment_name(ctx.project, name)
+    gate.prestart(ctx.project)  # checkov loads while the plan is made
     with operation(ctx, name, "deploy", run_op="apply") as holder:
         env, rendered = prepare(ctx, name)
         repair = _runtime_to_replace(ctx, env)

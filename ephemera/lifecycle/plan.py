@@ -190,6 +190,7 @@ def plan(ctx: Context, name: str) -> tuple[PlanSummary, gate.GateResult]:
     """Plan and report what the gate says (policy, cost); applies nothing. Holds the
     environment's operation lock: a plan beside a deploy would read a moving state."""
     config.check_environment_name(ctx.project, name)
+    gate.prestart(ctx.project)  # checkov loads while the plan is made
     with operation(ctx, name, "plan") as holder:
         env, rendered = prepare(ctx, name)
         with recorded_run(ctx.project, ctx.store, name, "plan", ctx.clock, holder.run_id) as run:
