@@ -1,24 +1,39 @@
 """Is a deployed environment answering? One short HTTP request, never raises.
 
-`probe` is the one HTTP probe of the project: `is_healthy` here (the `status`
-command's health column) and `ephemera.mockapi.process.is_healthy` (is the local mock
-API up?) both use it. A loopback URL (localhost, 127.0.0.0/8, ::1) is always reached
-directly: HTTP_PROXY / HTTPS_PROXY are for leaving this machine, and a proxy cannot
-reach our localhost. Other URLs follow the proxy variables (and NO_PROXY) unless the
-caller asks for a direct connection.
+`probe` is the one HTTP probe of the project: `is_healthy` and `check_all` here (deploy's
+and drift's health check; the `status` command's health column) and
+`ephemera.mockapi.process.is_healthy` (is the local mock API up?) all use it. A loopback
+URL (localhost, 127.0.0.0/8, ::1) is always reached directly: HTTP_PROXY / HTTPS_PROXY
+are for leaving this machine, and a proxy cannot reach our localhost. Other URLs follow
+the proxy variables (and NO_PROXY) unless the caller asks for a direct connection.
+
+`check_all` probes many URLs at once under one total deadline (`status`: default 3 s,
+`EPHEMERA_HEALTH_TIMEOUT` or `status --timeout`): a silent or unreachable host costs at
+most the deadline, never more, and whatever did not answer by then is UNKNOWN, never
+healthy.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
 BODY_LIMIT = 64 * 1024  # bytes of the answer kept, at most
+DEFAULT_DEADLINE = 3.0  # seconds for every probe of a `check_all` together
+MAX_PARALLEL = 128  # probes in flight at once (a silent host holds one until the deadline)
+HEALTHY, UNHEALTHY, UNKNOWN = "healthy", "unhealthy", "unknown"
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+class _TimedOut(Exception):
+    """No answer within the time given: unknown, not unhealthy (see `check_all`)."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +70,14 @@ def probe(
     host, not an http(s) URL). Direct, never through a proxy, for a loopback host or
     when `direct`; otherwise as the proxy environment variables say."""
     try:
+        return _request(url, method, timeout, direct)
+    except _TimedOut:
+        return None
+
+
+def _request(url: str, method: str, timeout: float, direct: bool) -> Answer | None:
+    """`probe`, raising _TimedOut when the time ran out before an answer."""
+    try:
         parts = urllib.parse.urlsplit(url)
         if parts.scheme not in ("http", "https"):
             return None
@@ -65,7 +88,9 @@ def probe(
             return Answer(int(response.status), response.read(BODY_LIMIT))
     except urllib.error.HTTPError as exc:
         return Answer(exc.code, _drain(exc))
-    except (OSError, ValueError):  # URLError is an OSError
+    except (OSError, ValueError) as exc:  # URLError is an OSError
+        if isinstance(exc, TimeoutError) or isinstance(getattr(exc, "reason", None), TimeoutError):
+            raise _TimedOut from exc
         return None
 
 
@@ -80,13 +105,45 @@ def _drain(exc: urllib.error.HTTPError) -> bytes:
 
 
 def is_healthy(url: str | None, timeout: float = 2.0) -> bool | None:
-    """True when `url` answers below 500; False when it does not; None without a url.
-    A URL ending in `/status` (MockServer's) is asked with PUT, others with GET."""
+    """True when `url` answers below 500; False when it does not (in `timeout`); None
+    without a url."""
     if url is None:
         return None
+    return health(url, timeout) == HEALTHY
+
+
+def health(url: str, timeout: float) -> str:
+    """HEALTHY when `url` answers below 500, UNHEALTHY when it answers otherwise or
+    nothing takes the connection, UNKNOWN when no answer came within `timeout`. A URL
+    ending in `/status` (MockServer's) is asked with PUT, others with GET."""
     method = "PUT" if url.endswith("/status") else "GET"
-    answer = probe(url, method=method, timeout=timeout)
-    return answer is not None and answer.status < 500
+    try:
+        answer = _request(url, method, timeout, direct=False)
+    except _TimedOut:
+        return UNKNOWN
+    return HEALTHY if answer is not None and answer.status < 500 else UNHEALTHY
+
+
+def check_all(urls: Iterable[str], deadline: float = DEFAULT_DEADLINE) -> dict[str, str]:
+    """`health` of every URL, probed concurrently, all within `deadline` seconds from now:
+    a probe gets the time that is left when it starts, one still unanswered at the
+    deadline (or never started, behind MAX_PARALLEL silent hosts) is UNKNOWN."""
+    results = dict.fromkeys(urls, UNKNOWN)
+    if not results:
+        return results
+    end = time.monotonic() + deadline
+    pool = ThreadPoolExecutor(min(MAX_PARALLEL, len(results)), thread_name_prefix="health")
+    futures = {pool.submit(_health_until, url, end): url for url in results}
+    done, _ = wait(futures, timeout=max(end - time.monotonic(), 0))
+    pool.shutdown(wait=False, cancel_futures=True)  # the stragglers' own timeouts end them
+    for future in done:
+        results[futures[future]] = future.result()
+    return results
+
+
+def _health_until(url: str, end: float) -> str:
+    left = end - time.monotonic()
+    return health(url, left) if left > 0 else UNKNOWN
 
 
 def connect_host(bind: str) -> str:

@@ -3,17 +3,19 @@ notifiers, chosen from the project's configuration and the process environment.
 
 One place, used by the CLI's commands and by CI's entry points, so both open the
 same store (DynamoDB when `_defaults.yaml` names `aws.lease_table`, else SQLite)
-and honour the same `EPHEMERA_NOW`.
+and honour the same `EPHEMERA_NOW` (and `EPHEMERA_HEALTH_TIMEOUT`).
 """
 
 from __future__ import annotations
 
+import math
 import os
 from datetime import datetime
 
 from ephemera import config, lifecycle
 from ephemera.durations import Clock, system_clock
 from ephemera.errors import EphemeraError, UsageError
+from ephemera.health import DEFAULT_DEADLINE
 from ephemera.janitor.notify import Notifier, notifier_for
 from ephemera.leases import LeaseStore, SqliteLeaseStore
 from ephemera.project import Project
@@ -43,6 +45,27 @@ def cli_clock() -> Clock:
     if moment is None or moment.tzinfo is None:
         raise UsageError(f"EPHEMERA_NOW: {fixed!r} is not an ISO-8601 time with a UTC offset")
     return lambda: moment
+
+
+def health_deadline(seconds: int = 0) -> float:
+    """The seconds all health checks of a command may take together: `seconds` (a
+    `--timeout`), else EPHEMERA_HEALTH_TIMEOUT, else health.DEFAULT_DEADLINE."""
+    if seconds < 0:
+        raise UsageError(f"--timeout: seconds for the health checks, at least 1, got {seconds}")
+    if seconds:
+        return float(seconds)
+    text = os.environ.get("EPHEMERA_HEALTH_TIMEOUT", "").strip()
+    if not text:
+        return DEFAULT_DEADLINE
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise UsageError(
+            f"EPHEMERA_HEALTH_TIMEOUT: expected seconds above 0 (e.g. 3 or 0.5), got {text!r}"
+        )
+    return value
 
 
 def open_store(project: Project) -> LeaseStore:

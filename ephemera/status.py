@@ -1,6 +1,11 @@
 """What is live: one row per environment (leases plus environment files), as checked
 now — health probed, a state without a lease read — never from a record alone. The
-command line renders the rows (ephemera/cli/tables.py) or prints them as JSON."""
+command line renders the rows (ephemera/cli/tables.py) or prints them as JSON.
+
+Every active environment's health is probed at once, under one deadline
+(`health.check_all`): `health` says what was found, and a probe that ran out of time
+is "unknown", never healthy; `healthy` is its yes/no (null when unknown or not checked).
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,12 @@ from datetime import datetime
 from typing import Any
 
 from ephemera.gate.evaluate import per_hour
-from ephemera.health import health_url, is_healthy
+from ephemera.health import DEFAULT_DEADLINE, HEALTHY, UNHEALTHY, check_all, health_url
 from ephemera.leases import ACTIVE, DESTROYED, UNTRACKED, Lease, LeaseStore
 from ephemera.lifecycle.states import local_count
 from ephemera.project import Project
+
+NOT_CHECKED = "not checked"  # not active, no URL to probe, or not asked to
 
 
 @dataclass(frozen=True)
@@ -32,6 +39,7 @@ class StatusRow:
     cost_so_far_usd: float | None = None
     cost_remaining_usd: float | None = None
     holder: str | None = None  # the run holding a deploying/destroying lease
+    health: str = NOT_CHECKED  # healthy | unhealthy | unknown (no answer in time) | not checked
 
     def to_json(self, now: datetime) -> dict[str, Any]:
         """The row for `--json` (docs/json.md): times stay datetimes for the encoder,
@@ -43,17 +51,37 @@ class StatusRow:
 
 
 def status_rows(
-    project: Project, store: LeaseStore, now: datetime, check_health: bool = True
+    project: Project,
+    store: LeaseStore,
+    now: datetime,
+    check_health: bool = True,
+    deadline: float = DEFAULT_DEADLINE,
 ) -> list[StatusRow]:
+    """A row per environment; with `check_health`, the active ones probed within
+    `deadline` seconds, all together."""
     leases = {lease.env: lease for lease in store.list()}
-    names = sorted(set(leases) | set(project.known_environments()))
-    return [_row(project, name, leases.get(name), now, check_health) for name in names]
+    files = set(project.known_environments())
+    urls = {
+        name: health_url(lease.outputs)
+        for name, lease in leases.items()
+        if check_health and lease.status == ACTIVE
+    }
+    found = check_all([url for url in urls.values() if url], deadline)
+    return [
+        _row(project, name, leases.get(name), now, name in files, found.get(urls.get(name) or ""))
+        for name in sorted(set(leases) | files)
+    ]
 
 
 def _row(
-    project: Project, name: str, lease: Lease | None, now: datetime, check_health: bool
+    project: Project,
+    name: str,
+    lease: Lease | None,
+    now: datetime,
+    has_file: bool,
+    health: str | None,
 ) -> StatusRow:
-    has_file = project.environment_file(name).exists()
+    """`health`: what the probe of its URL found (None: not probed)."""
     if lease is None or lease.status == DESTROYED:
         held = local_count(project, name)  # what the state says, not what a record says
         if held:
@@ -64,9 +92,7 @@ def _row(
         )
     live = lease.status != DESTROYED
     url = lease.outputs.get("url") if live else None
-    healthy = (
-        is_healthy(health_url(lease.outputs)) if check_health and lease.status == ACTIVE else None
-    )
+    healthy = {HEALTHY: True, UNHEALTHY: False}.get(health or "")
     return StatusRow(
         env=name,
         status=lease.status,
@@ -81,6 +107,7 @@ def _row(
         changed_at=lease.status_changed_at,
         next_attempt_at=lease.next_attempt_at,
         holder=lease.holder.describe() if lease.holder else None,
+        health=health or NOT_CHECKED,
         **(_costs(project, lease, now) if live else {}),
     )
 

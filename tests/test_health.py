@@ -103,3 +103,79 @@ def test_the_mock_api_probe_is_the_same_probe(server, unused_proxy) -> None:
     assert not process.is_healthy(f"{base}/mockserver/status")
     assert seen == [("GET", "/mockserver/status")]
     assert process.probe is health.probe
+
+
+# --- many at once, under one deadline ------------------------------------------------
+
+
+@pytest.fixture
+def silent() -> Iterator[str]:
+    """A URL whose host takes connections and never answers (nor accepts, past its
+    backlog): what a hung or firewalled environment looks like."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/mockserver/status"
+    finally:
+        listener.close()
+
+
+@pytest.fixture
+def together() -> Iterator[tuple[str, int]]:
+    """A server that answers nobody until WAITING requests are in at the same time:
+    only probes that run concurrently can get an answer from it."""
+    waiting = 8
+    barrier = threading.Barrier(waiting, timeout=30)
+
+    class Together(BaseHTTPRequestHandler):
+        def do_PUT(self) -> None:  # noqa: N802 - http.server's naming
+            barrier.wait()
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Together)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}", waiting
+    finally:
+        barrier.abort()
+        httpd.shutdown()
+        httpd.server_close()
+
+
+def test_probes_run_at_the_same_time(together, unused_proxy) -> None:
+    base, waiting = together
+    urls = [f"{base}/{index}/mockserver/status" for index in range(waiting)]
+    assert health.check_all(urls, deadline=20) == dict.fromkeys(urls, health.HEALTHY)
+
+
+def test_what_does_not_answer_in_time_is_unknown_never_healthy(
+    server, silent, unused_proxy
+) -> None:
+    base, _ = server
+    urls = [f"{base}/", f"{base}/broken", "http://127.0.0.1:9/", silent]
+    assert health.check_all(urls, deadline=1) == {
+        f"{base}/": health.HEALTHY,
+        f"{base}/broken": health.UNHEALTHY,  # an answer, and a bad one
+        "http://127.0.0.1:9/": health.UNHEALTHY,  # nothing takes the connection
+        silent: health.UNKNOWN,  # no answer by the deadline
+    }
+
+
+def test_probes_that_never_started_are_unknown(silent, unused_proxy, monkeypatch) -> None:
+    """Behind MAX_PARALLEL silent hosts, the rest never get a turn before the deadline."""
+    monkeypatch.setattr(health, "MAX_PARALLEL", 1)
+    urls = [silent, f"{silent}?second"]
+    assert health.check_all(urls, deadline=1) == dict.fromkeys(urls, health.UNKNOWN)
+
+
+def test_nothing_to_probe_is_nothing(unused_proxy) -> None:
+    assert health.check_all([], deadline=1) == {}

@@ -118,13 +118,15 @@ def destroy(env: str, yes: bool = False) -> None:
 # ------------------------------------------------------------------ what is there
 
 
-def status(as_json: bool = False, every: bool = False, utc: bool = False) -> None:
+def status(as_json: bool = False, every: bool = False, utc: bool = False, timeout: int = 0) -> None:
     from ephemera.cli import tables
     from ephemera.status import status_rows
 
+    deadline = session.health_deadline(timeout)
     ctx = context()
     now = ctx.clock()
-    rows = [r for r in status_rows(ctx.project, ctx.store, now) if every or r.status != DESTROYED]
+    found = status_rows(ctx.project, ctx.store, now, deadline=deadline)
+    rows = [r for r in found if every or r.status != DESTROYED]
     if as_json:
         print_json({"generated_at": now, "environments": [r.to_json(now) for r in rows]})
     else:

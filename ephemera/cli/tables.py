@@ -24,6 +24,8 @@ STATUS_STYLE = {
     "not deployed": "dim",
 }
 HEALTH = {True: Text("healthy", "green"), False: Text("unhealthy", "bold red"), None: Text("-")}
+# status: what the probe found; "unknown" is a probe that ran out of time
+PROBED = {"healthy": HEALTH[True], "unhealthy": HEALTH[False], "unknown": Text("unknown", "yellow")}
 
 
 def _table(*headers: str, keep: tuple[str, ...] = ()) -> Table:
@@ -72,7 +74,8 @@ def print_status(rows: list[StatusRow], now: datetime, *, utc: bool = False) -> 
     for row in rows:
         cells = [row.env, Text(row.status, STATUS_STYLE.get(row.status, ""))]
         cells += [row.target or "-"] if targets else []
-        cells += [when(row.expires_at, now, utc=utc), row.url or "-", HEALTH[row.healthy]]
+        health = PROBED.get(row.health, HEALTH[None])
+        cells += [when(row.expires_at, now, utc=utc), row.url or "-", health]
         table.add_row(*cells, *([_cost(row)] if costs else []))
         note = next_step(row)
         if note:

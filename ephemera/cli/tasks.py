@@ -177,13 +177,21 @@ def destroy(c: Context, env: str, yes: bool = False) -> None:
         "json": "print a JSON object (docs/json.md)",
         "all": "list destroyed environments too",
         "utc": "show times in UTC instead of local time",
+        "timeout": "a whole number: seconds for all health checks together "
+        "(default EPHEMERA_HEALTH_TIMEOUT, else 3); no answer by then is 'unknown'",
     },
 )
-def status_(c: Context, json: bool = False, all: bool = False, utc: bool = False) -> None:  # noqa: A002 - the flag is --all
+def status_(
+    c: Context,
+    json: bool = False,
+    all: bool = False,  # noqa: A002 - the flag is --all
+    utc: bool = False,
+    timeout: int = Whole(0),
+) -> None:
     """Show every environment: status, target, owner, expiry, url, health, cost."""
     from ephemera.cli import commands
 
-    _run(commands.status, json, all, utc)
+    _run(commands.status, json, all, utc, timeout)
 
 
 @task(positional=["env"], help={**ENV_HELP, "json": "print a JSON object (docs/json.md)"})

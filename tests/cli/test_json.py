@@ -4,11 +4,14 @@ deployed environment, one never deployed and one destroyed."""
 from __future__ import annotations
 
 import inspect
+import socket
+from datetime import UTC, datetime, timedelta
 
 import jsonschema
 import pytest
 
 from ephemera.cli.tasks import namespace
+from ephemera.leases import ACTIVE, Lease, SqliteLeaseStore
 from tests.conftest import free_port
 from tests.integration.conftest import Cli, demo_env
 from tests.support.jsondocs import checked, documented
@@ -49,7 +52,8 @@ def test_every_json_output_validates(cli: Cli, port: int) -> None:
     status = checked("status --json", cli.ephemera("status", "--json").stdout)
     rows = {row["env"]: row for row in status["environments"]}
     assert set(rows) == {"local-demo", "spare"}  # destroyed: only with --all
-    assert rows["local-demo"]["healthy"] is True
+    assert rows["local-demo"]["healthy"] is True and rows["local-demo"]["health"] == "healthy"
+    assert rows["spare"]["health"] == "not checked"
     assert 0 < rows["local-demo"]["expires_in_seconds"] <= 8 * 3600
     every = checked("status --json", cli.ephemera("status", "--json", "--all").stdout)
     assert {row["env"]: row["status"] for row in every["environments"]}["gone"] == "destroyed"
@@ -67,3 +71,37 @@ def test_every_json_output_validates(cli: Cli, port: int) -> None:
     assert checked("drift --json", drift.stdout)["environments"][0]["drifted"] is False
     findings = checked("reconcile --json", cli.ephemera("reconcile", "--dry-run", "--json").stdout)
     assert findings == {"format_version": 1, "dry_run": True, "findings": []}
+
+
+def test_a_silent_environment_is_unknown_within_the_deadline(cli: Cli, port: int) -> None:
+    """Its lease says it is active, its host takes the connection and never answers:
+    `status` says `unknown` (not checked in time), never healthy, and stays valid."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    silent = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    now = datetime.now(UTC)
+    store = SqliteLeaseStore(cli.home / "leases.db")
+    store.create(
+        Lease(
+            env="hung",
+            target="local",
+            stack="local-mock-api",
+            owner="a@example.com",
+            status=ACTIVE,
+            created_at=now,
+            expires_at=now + timedelta(hours=1),
+            outputs={"url": silent, "health_url": f"{silent}/mockserver/status"},
+        )
+    )
+    try:
+        for args, extra in ((["--timeout", "1"], {}), ([], {"EPHEMERA_HEALTH_TIMEOUT": "0.5"})):
+            done = cli.ephemera("status", "--json", *args, **extra)
+            (row,) = checked("status --json", done.stdout)["environments"]
+            assert (row["health"], row["healthy"]) == ("unknown", None)
+    finally:
+        listener.close()
+    refused = cli.ephemera("status", EPHEMERA_HEALTH_TIMEOUT="soon")
+    assert refused.returncode == 2
+    assert "EPHEMERA_HEALTH_TIMEOUT: expected seconds above 0" in refused.stderr
+    assert cli.ephemera("status", "--timeout", "x").returncode == 2
