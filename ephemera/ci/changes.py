@@ -40,6 +40,17 @@ replaces those two directories with fixed placeholders (`@PROJECT_ROOT@`,
 where a revision was checked out; `tests/ci/test_changes.py` checks this by
 fingerprinting one revision at two different paths.
 
+Only the environments a change can reach are fingerprinted (`candidates`): when every
+path that differs between the revisions is an environment file, nothing else that is
+rendered or compared changed, so only those environments, and any whose variables
+name one of those files, are validated, rendered and compared at both revisions (the
+others are only read as YAML, to see what their variables name). That keeps a pull
+request that edits one of 1,000 environment files about as cheap as planning that
+one. Any other changed path (a stack, a template, `_defaults.yaml`, a file a variable
+names, …) or an environment file that is a symlink means every environment is
+compared. An environment that is invalid at both revisions, with the same file,
+`_defaults.yaml` and problems, is not affected: the change did not touch it.
+
 By default the base is the merge base of `base` and `head` (what a pull request
 changes, as GitHub shows it: base...head). `ci_apply` compares the two commits
 directly (`merge_base=False`): what changed on the branch between two pushes.
@@ -49,6 +60,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,7 +69,7 @@ from typing import Any
 import jinja2
 
 from ephemera import config
-from ephemera.ci.git import checkout, compare_range
+from ephemera.ci.git import changed_paths, checkout, compare_range
 from ephemera.config import stackvars
 from ephemera.environment import Environment
 from ephemera.errors import EphemeraError, ValidationError
@@ -124,6 +136,8 @@ class Revision:
     fingerprints: dict[str, Fingerprint]
     invalid: dict[str, tuple[str, ...]]
     stacks: dict[str, str]  # env → stack, as written (also for invalid envs, when readable)
+    # what an invalid environment was made of: its file, _defaults.yaml and its problems
+    broken: dict[str, str] = field(default_factory=dict)
 
     @property
     def names(self) -> set[str]:
@@ -195,21 +209,13 @@ def fingerprint(env: Environment, project: Project) -> Fingerprint:
 
 
 def _raw_stack(project: Project, name: str) -> str:
-    """The `stack:` of an environment file that may not validate ("" if unreadable)."""
+    """The `stack:` of an environment file that may not validate (its own, else
+    _defaults.yaml's; "" if unreadable)."""
     try:
-        document = config.load_document(project.environment_file(name))
-        stack = document.data.get("stack")
-    except (EphemeraError, OSError, AttributeError):
+        stack = config.merged_document(project, name).get("stack")
+    except EphemeraError:
         return ""
-    if not isinstance(stack, str):
-        defaults_stack = None
-        try:
-            defaults = config.load_defaults(project)
-            defaults_stack = defaults.data.get("stack") if defaults else None
-        except (EphemeraError, OSError, AttributeError):
-            pass
-        return defaults_stack if isinstance(defaults_stack, str) else ""
-    return stack
+    return stack if isinstance(stack, str) else ""
 
 
 def _problems(exc: EphemeraError) -> tuple[str, ...]:
@@ -218,12 +224,14 @@ def _problems(exc: EphemeraError) -> tuple[str, ...]:
     return tuple(exc.message.splitlines()) or (type(exc).__name__,)
 
 
-def scan_revision(project: Project, commit: str = "") -> Revision:
-    """Validate and fingerprint every environment of a checkout."""
+def scan_revision(project: Project, commit: str = "", only: set[str] | None = None) -> Revision:
+    """Validate and fingerprint every environment of a checkout (or those in `only`)."""
     fingerprints: dict[str, Fingerprint] = {}
     invalid: dict[str, tuple[str, ...]] = {}
     stacks: dict[str, str] = {}
-    for name in project.known_environments():
+    broken: dict[str, str] = {}
+    names = project.known_environments()
+    for name in names if only is None else [n for n in names if n in only]:
         try:
             env = config.load_environment(project, name)
             stacks[name] = env.stack
@@ -234,12 +242,56 @@ def scan_revision(project: Project, commit: str = "") -> Revision:
             invalid[name] = (f"{name}: render failed: {type(exc).__name__}: {exc}",)
         if name not in stacks:
             stacks[name] = _raw_stack(project, name)
-    return Revision(commit=commit, fingerprints=fingerprints, invalid=invalid, stacks=stacks)
+        if name in invalid:
+            broken[name] = _broken(project, name, invalid[name])
+    return Revision(commit, fingerprints, invalid, stacks, broken)
 
 
-def fingerprint_revision(repo_root: Path, commit: str, label: str = "rev") -> Revision:
+def _broken(project: Project, name: str, problems: tuple[str, ...]) -> str:
+    """sha256 over an invalid environment's file, _defaults.yaml and its problems: the
+    same at both revisions means the change did not touch it (it is not affected)."""
+    digest = hashlib.sha256("\n".join(problems).encode())
+    for path in (project.environment_file(name), project.defaults_file):
+        digest.update(path.read_bytes() if path.is_file() else b"-")
+    return digest.hexdigest()
+
+
+def fingerprint_revision(
+    repo_root: Path, commit: str, label: str = "rev", only: set[str] | None = None
+) -> Revision:
     with checkout(repo_root, commit, label) as project:
-        return scan_revision(project, commit)
+        return scan_revision(project, commit, only)
+
+
+ENV_FILE = re.compile(r"environments/([^/_][^/]*)\.yaml")
+
+
+def candidates(changed: list[str], checkouts: list[Project]) -> set[str] | None:
+    """The environments a change can reach, when the changed paths (relative to the
+    project) tell (see the module docstring): the changed environment files and those
+    whose variables name one of them, at either revision. None: all of them."""
+    matches = [ENV_FILE.fullmatch(path) for path in changed]
+    if not all(matches):
+        return None
+    reached = {match.group(1) for match in matches if match}
+    for project in checkouts:
+        for name in project.known_environments():
+            if project.environment_file(name).is_symlink():
+                return None  # its content can change without its path
+            if name not in reached and _names_any(project, name, set(changed)):
+                reached.add(name)
+    return reached
+
+
+def _names_any(project: Project, name: str, paths: set[str]) -> bool:
+    """Whether the environment's variables name one of `paths` (as the fingerprint
+    reads them: `_referenced_files`); unreadable files name nothing (they are invalid
+    at both revisions, and the same)."""
+    try:
+        variables = config.merged_document(project, name).get("variables")
+    except EphemeraError:
+        return False
+    return not paths.isdisjoint(_referenced_files(variables, project.root))
 
 
 # ----------------------------------------------------------------------- comparing
@@ -286,6 +338,8 @@ def compare(base: Revision, head: Revision) -> list[Change]:
             continue
         action = UPDATE if in_base else CREATE
         if name in head.invalid:
+            if in_base and base.broken.get(name) == head.broken.get(name):
+                continue  # invalid before, and this change did not touch it
             changes.append(Change(name, action, stack, "invalid at head", head.invalid[name]))
             continue
         after = head.fingerprints[name]
@@ -303,9 +357,15 @@ def compare_commits(repo_root: Path, base_commit: str, head_commit: str) -> list
     """The affected environments between two resolved commits."""
     if base_commit == head_commit:
         return []
-    before = fingerprint_revision(repo_root, base_commit, "base")
-    after = fingerprint_revision(repo_root, head_commit, "head")
-    return compare(before, after)
+    changed = changed_paths(repo_root, base_commit, head_commit)
+    with (
+        checkout(repo_root, base_commit, "base") as before,
+        checkout(repo_root, head_commit, "head") as after,
+    ):
+        only = candidates(changed, [before, after])
+        return compare(
+            scan_revision(before, base_commit, only), scan_revision(after, head_commit, only)
+        )
 
 
 def affected_environments(

@@ -81,6 +81,15 @@ def project_prefix(repo_root: Path) -> str:
     return result.stdout.strip() if result.returncode == 0 else ""
 
 
+def changed_paths(repo_root: Path, base: str, head: str) -> list[str]:
+    """The paths under `repo_root` (the project root), relative to it, that differ
+    between two commits; both sides of a rename."""
+    listed = _git(
+        Path(repo_root), "diff", "--name-only", "--relative", "--no-renames", "-z", base, head
+    )
+    return [path for path in listed.stdout.split("\0") if path]
+
+
 def export_revision(repo_root: Path, commit: str, dest: Path, prefix: str = "") -> Path:
     """Extract the project tree of `commit` (the `prefix` subdirectory of the
     repository, if the project is not at its top) into `dest` (git archive; no

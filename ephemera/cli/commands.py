@@ -309,7 +309,7 @@ def ttl_sweep(dry_run: bool = False, max_destroys: int = -1, as_json: bool = Fal
             ladders=lambda name: config.load_environment(project, name).warnings,
             warning_horizon=_warning_horizon(project),
             resource_count=lambda lease: states.local_count(project, lease.env),
-            env_exists=lambda name: project.environment_file(name).exists(),
+            env_exists=set(project.known_environments()).__contains__,
             dry_run=dry_run,
             max_destroys=None if max_destroys == -1 else max_destroys,
         ),
@@ -325,14 +325,18 @@ def ttl_sweep(dry_run: bool = False, max_destroys: int = -1, as_json: bool = Fal
 
 
 def _warning_horizon(project: Project) -> timedelta:
-    """The longest warning rung of any environment (or the default ladder)."""
-    from ephemera.janitor.ladder import DEFAULT_LADDER, parse_ladder
+    """The longest warning rung of any environment (or the default ladder), read from the
+    merged files without validating each (the horizon only bounds which leases the sweep
+    asks about; each due lease's own ladder comes from its validated environment)."""
+    from ephemera.config.documents import merged_document
+    from ephemera.janitor.ladder import DEFAULT_LADDER, DEFAULT_WARNINGS, parse_ladder
 
     longest = max(DEFAULT_LADDER)
     for name in project.known_environments():
         try:
-            ladder = parse_ladder(config.load_environment(project, name).warnings)
-        except EphemeraError:
+            warnings = merged_document(project, name).get("warnings", DEFAULT_WARNINGS)
+            ladder = parse_ladder(warnings)
+        except (EphemeraError, TypeError, ValueError):
             continue
-        longest = max(longest, *ladder)
+        longest = max(longest, *ladder) if ladder else longest
     return longest

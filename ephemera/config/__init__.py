@@ -15,7 +15,7 @@ The names below are the stage's public face; everything else is imported from it
 module.
 """
 
-from ephemera.config.documents import load_defaults
+from ephemera.config.documents import load_defaults, merged_document
 from ephemera.config.validate import (
     check_environment_name,
     load_environment,
@@ -27,6 +27,7 @@ __all__ = [
     "check_environment_name",
     "load_defaults",
     "load_environment",
+    "merged_document",
     "validate_environments",
     "variable_problem",
 ]

@@ -38,6 +38,16 @@ def load_defaults(project: Project) -> Document | None:
     return doc
 
 
+def merged_document(project: Project, name: str) -> dict[str, Any]:
+    """environments/<name>.yaml merged over _defaults.yaml, not validated: for a command
+    that reads one setting of every environment (`ttl`'s warning horizon) and must not
+    pay a validation per file. ValidationError when a file is not readable YAML."""
+    path = project.environment_file(name)
+    defaults = load_defaults(project)
+    document = load_document(path, project.relative(path))
+    return deep_merge(defaults.data if defaults else {}, document.data)
+
+
 def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     """`override` over `base`: mappings merge recursively, anything else (lists
     included) is replaced. Neither argument is modified; the result shares nothing

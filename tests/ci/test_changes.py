@@ -284,9 +284,9 @@ def test_no_temporary_directories_are_left_behind(
     seen: list[Path] = []
     original = changes.scan_revision
 
-    def spy(project, commit=""):  # noqa: ANN001, ANN202
+    def spy(project, commit="", only=None):  # noqa: ANN001, ANN202
         seen.append(project.root)
-        return original(project, commit)
+        return original(project, commit, only)
 
     monkeypatch.setattr(changes, "scan_revision", spy)
     assert [c.env for c in changes.affected_environments(repo.root, base)] == ["svc-13"]
@@ -304,3 +304,89 @@ def test_a_project_in_a_subdirectory_of_the_repository(tmp_path: Path) -> None:
     edit(project, "environments/svc-01.yaml", "ttl: 4h", "ttl: 2h")
     outer.commit()
     assert [c.env for c in changes.affected_environments(project.root, base)] == ["svc-01"]
+
+
+# --- only what a change can reach is fingerprinted ----------------------------------
+
+
+def scanned(monkeypatch: pytest.MonkeyPatch) -> list[set[str] | None]:
+    """What each scan_revision was asked to fingerprint (None: every environment)."""
+    asked: list[set[str] | None] = []
+    original = changes.scan_revision
+
+    def spy(project, commit="", only=None):  # noqa: ANN001, ANN202
+        asked.append(only)
+        return original(project, commit, only)
+
+    monkeypatch.setattr(changes, "scan_revision", spy)
+    return asked
+
+
+def test_a_change_of_environment_files_fingerprints_only_them(
+    repo: FixtureRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = repo.git("rev-parse", "HEAD")
+    edit(repo, "environments/svc-03.yaml", "ttl: 4h", "ttl: 6h")
+    repo.remove("environments/svc-05.yaml")
+    repo.write("environments/svc-99.yaml", svc_text("svc-99", 99))
+    repo.commit()
+    asked = scanned(monkeypatch)
+    found = affected(repo, base)
+    assert asked == [{"svc-03", "svc-05", "svc-99"}] * 2
+    assert {name: c.action for name, c in found.items()} == {
+        "svc-03": UPDATE,
+        "svc-05": DESTROY,
+        "svc-99": CREATE,
+    }
+
+
+def test_any_other_change_fingerprints_everything(
+    repo: FixtureRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    base = repo.git("rev-parse", "HEAD")
+    edit(repo, "environments/svc-03.yaml", "ttl: 4h", "ttl: 6h")
+    repo.write("README.md", "a file nobody names\n")
+    repo.commit()
+    asked = scanned(monkeypatch)
+    assert list(affected(repo, base)) == ["svc-03"]
+    assert asked == [None, None]
+
+
+def test_an_environment_naming_a_changed_environment_file_is_reached(repo: FixtureRepo) -> None:
+    edit(
+        repo,
+        "environments/api-01.yaml",
+        "  port:",
+        "  notes_file: environments/svc-03.yaml\n  port:",
+    )
+    base = repo.commit("api-01 names svc-03's file")
+    edit(repo, "environments/svc-03.yaml", "ttl: 4h", "ttl: 6h")
+    head = repo.commit()
+    with git.checkout(repo.root, base) as before, git.checkout(repo.root, head) as after:
+        changed = git.changed_paths(repo.root, base, head)
+        assert changes.candidates(changed, [before, after]) == {"svc-03", "api-01"}
+
+
+def test_a_symlinked_environment_file_fingerprints_everything(repo: FixtureRepo) -> None:
+    (repo.root / "environments" / "svc-alias.yaml").symlink_to("svc-03.yaml")
+    base = repo.commit("an alias")
+    edit(repo, "environments/svc-03.yaml", "ttl: 4h", "ttl: 6h")
+    head = repo.commit()
+    with git.checkout(repo.root, base) as before, git.checkout(repo.root, head) as after:
+        changed = git.changed_paths(repo.root, base, head)
+        assert changes.candidates(changed, [before, after]) is None
+
+
+def test_an_environment_invalid_before_and_untouched_is_not_affected(
+    repo: FixtureRepo,
+) -> None:
+    edit(repo, "environments/svc-08.yaml", "replicas: 1", "replicas: many")
+    base = repo.commit("svc-08 broken on main")
+    edit(repo, "environments/svc-03.yaml", "ttl: 4h", "ttl: 6h")
+    repo.write("README.md", "everything is compared\n")
+    repo.commit()
+    assert list(affected(repo, base)) == ["svc-03"]
+    edit(repo, "environments/svc-08.yaml", "owner:", "# still broken\nowner:")
+    repo.commit("touched, still broken")
+    found = affected(repo, base)
+    assert sorted(found) == ["svc-03", "svc-08"] and not found["svc-08"].valid
