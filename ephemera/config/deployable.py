@@ -53,7 +53,7 @@ def deployable_problems(
     ]
     if refused:  # the stack's own rules first: the checks below assume values it accepts
         return refused
-    manifest = load_manifest(project.stack_dir(env.stack))
+    manifest = load_manifest(project.stack_dir(env.stack), cache_dir=project.cache_dir)
     values = _values(project, env)
     problems = _file_problems(project, manifest, values, files)
     if env.target == "local" and store is not None:

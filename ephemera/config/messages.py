@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
-from typing import Any
-
-from jsonschema import ValidationError as SchemaError
+from typing import TYPE_CHECKING, Any
 
 from ephemera.config.schema import DEFAULTS_ONLY, PATTERN_HINTS
 from ephemera.config.yamlload import KeyPath, type_name
+
+if TYPE_CHECKING:
+    from jsonschema import ValidationError as SchemaError
 
 _JSON_TYPES = {
     "string": "string",

@@ -12,13 +12,21 @@ validates with the full schema, resolving the refs locally.
 from __future__ import annotations
 
 import copy
+import functools
+import hashlib
+import json
 from collections.abc import Iterable
-from typing import Any
-
-from jsonschema import Draft202012Validator
+from typing import TYPE_CHECKING, Any
 
 from ephemera.durations import DURATION_PATTERN
 from ephemera.environment import PROVIDED_VARIABLES
+from ephemera.files import keep_json
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from pathlib import Path
+
+    from jsonschema import Draft202012Validator
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$"
 STACK_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
@@ -276,19 +284,52 @@ def environment_schema(stacks: Iterable[str] = ()) -> dict[str, Any]:
     return schema
 
 
-_MERGED_VALIDATOR: Draft202012Validator | None = None
+@functools.cache
+def merged_schema() -> dict[str, Any]:
+    """The schema of the JSON Schema stage: the environment schema without the per-stack
+    rules (stack variables are the next stage's), MERGED_REQUIRED added."""
+    schema = environment_schema(())
+    del schema["allOf"]
+    schema["required"] = list(MERGED_REQUIRED)
+    return _inline_defs(schema, schema["$defs"])
 
 
+@functools.cache
 def merged_validator() -> Draft202012Validator:
-    """The validator of the JSON Schema stage: the environment schema without the
-    per-stack rules (stack variables are the next stage's), MERGED_REQUIRED added."""
-    global _MERGED_VALIDATOR
-    if _MERGED_VALIDATOR is None:
-        schema = environment_schema(())
-        del schema["allOf"]
-        schema["required"] = list(MERGED_REQUIRED)
-        _MERGED_VALIDATOR = Draft202012Validator(_inline_defs(schema, schema["$defs"]))
-    return _MERGED_VALIDATOR
+    from jsonschema import Draft202012Validator  # slow to load: only when needed
+
+    return Draft202012Validator(merged_schema())
+
+
+@functools.cache
+def digest_of(schema_function: Callable[[], dict[str, Any]]) -> str:
+    """sha256 of the schema a function returns (computed once a process)."""
+    return hashlib.sha256(json.dumps(schema_function(), sort_keys=True).encode()).hexdigest()
+
+
+def remembered_errors(
+    schema: Callable[[], dict[str, Any]],
+    validator: Callable[[], Any],
+    document: Any,
+    cache_dir: Path | None,
+) -> list[Any]:
+    """`validator().iter_errors(document)`, all of them. A document found valid is
+    remembered by its content and the schema's (an empty file in `cache_dir`), so the
+    next command that validates the same document does not even load jsonschema."""
+    try:
+        text = json.dumps(document, sort_keys=True, default=lambda v: f"<{type(v).__name__}>{v}")
+    except (TypeError, ValueError):  # keys of mixed types: not remembered
+        text = None
+    marker = None
+    if cache_dir is not None and text is not None:
+        key = hashlib.sha256(f"{digest_of(schema)}\0{text}".encode()).hexdigest()
+        marker = cache_dir / "valid" / key
+        if marker.exists():
+            return []
+    errors = list(validator().iter_errors(document))
+    if not errors and marker is not None:
+        keep_json(marker, True)
+    return errors
 
 
 def _inline_defs(node: Any, defs: dict[str, Any]) -> Any:

@@ -23,13 +23,13 @@ value of this file reaches a shell.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
 from ephemera.config import yamlload
+from ephemera.config.schema import remembered_errors
 from ephemera.durations import DURATION_PATTERN
 from ephemera.errors import ValidationError
 
@@ -110,7 +110,17 @@ SCHEMA: dict[str, Any] = {
         },
     },
 }
-_VALIDATOR = Draft202012Validator(SCHEMA)
+
+
+def _schema() -> dict[str, Any]:
+    return SCHEMA
+
+
+@functools.cache
+def _validator() -> Any:
+    from jsonschema import Draft202012Validator  # slow to load: only when needed
+
+    return Draft202012Validator(SCHEMA)
 
 
 @dataclass(frozen=True)
@@ -132,11 +142,14 @@ class StackManifest:
 _CACHE: dict[Path, tuple[int, int, StackManifest]] = {}
 
 
-def load_manifest(stack_dir: Path, display: str | None = None) -> StackManifest:
+def load_manifest(
+    stack_dir: Path, display: str | None = None, cache_dir: Path | None = None
+) -> StackManifest:
     """The manifest of the stack in `stack_dir` (an empty one when it has none);
     ValidationError with every problem of the file. A valid one is read once per file
     version (cached by path, mtime and size): validating 1,000 environments of a stack
-    reads its manifest once."""
+    reads its manifest once; with `cache_dir`, its validity is remembered by content
+    (`schema.remembered_errors`)."""
     path = Path(stack_dir) / MANIFEST
     try:
         stat = path.stat()
@@ -145,18 +158,18 @@ def load_manifest(stack_dir: Path, display: str | None = None) -> StackManifest:
     cached = _CACHE.get(path)
     if cached is not None and cached[:2] == (stat.st_mtime_ns, stat.st_size):
         return cached[2]
-    manifest = _read(path, display)
+    manifest = _read(path, display, cache_dir)
     _CACHE[path] = (stat.st_mtime_ns, stat.st_size, manifest)
     return manifest
 
 
-def _read(path: Path, display: str | None) -> StackManifest:
+def _read(path: Path, display: str | None, cache_dir: Path | None) -> StackManifest:
     if not path.is_file():
         return StackManifest()
     doc = yamlload.load(path, display or f"terraform/stacks/{path.parent.name}/{MANIFEST}")
     problems = {
         doc.problem(path, message)
-        for error in _VALIDATOR.iter_errors(doc.data)
+        for error in remembered_errors(_schema, _validator, doc.data, cache_dir)
         for path, message in _messages(error)
     }
     if problems:

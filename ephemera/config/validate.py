@@ -34,7 +34,9 @@ from ephemera.config.schema import (
     NAME_PATTERN,
     PATTERN_HINTS,
     STACK_PATTERN,
+    merged_schema,
     merged_validator,
+    remembered_errors,
 )
 from ephemera.config.stackmanifest import load_manifest
 from ephemera.durations import parse_duration
@@ -91,7 +93,8 @@ def _validate(ctx: _Context, name: str) -> tuple[Environment | None, list[Proble
             problems.append(problem)
 
     # JSON Schema (the stack's variables are the next stage's).
-    for error in merged_validator().iter_errors(merged):
+    cache = project.cache_dir
+    for error in remembered_errors(merged_schema, merged_validator, merged, cache):
         for key_path, message in schema_messages(error):
             if key_path and key_path[0] in DEFAULTS_ONLY and message.startswith("required"):
                 report(files.defaults_problem(key_path, message))
@@ -116,7 +119,7 @@ def _validate(ctx: _Context, name: str) -> tuple[Environment | None, list[Proble
                 report(files.problem(("variables", *issue.path), issue.message))
     if stack_ok:
         try:
-            load_manifest(project.stack_dir(stack))
+            load_manifest(project.stack_dir(stack), cache_dir=project.cache_dir)
         except ValidationError as exc:
             problems.extend(exc.problems)
 

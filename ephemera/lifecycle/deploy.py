@@ -85,7 +85,9 @@ def _runtime_to_replace(ctx: Context, env: Environment) -> tuple[str, ...]:
     if lease is None or lease.status != ACTIVE:
         return ()
     url = health_url(lease.outputs)
-    runtime = load_manifest(ctx.project.stack_dir(env.stack)).runtime
+    runtime = load_manifest(
+        ctx.project.stack_dir(env.stack), cache_dir=ctx.project.cache_dir
+    ).runtime
     if url is None or runtime is None or is_healthy(url):
         return ()
     ctx.say(f"==> {env.name}: {url} does not answer: replacing {runtime}")

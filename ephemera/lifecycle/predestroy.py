@@ -47,7 +47,8 @@ def run_pre_destroy(
     """Every pre-destroy step of the environment's stack, in order (none: nothing).
     `outputs` are the stack outputs the lease recorded; `terraform output` is read when
     they lack one a step names."""
-    steps = load_manifest(ctx.project.stack_dir(rendered.root_dir.name)).pre_destroy
+    stack_dir = ctx.project.stack_dir(rendered.root_dir.name)
+    steps = load_manifest(stack_dir, cache_dir=ctx.project.cache_dir).pre_destroy
     if not steps:
         return
     needed = {

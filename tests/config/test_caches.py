@@ -7,33 +7,20 @@ content changes, and never keeps what is not a function of that content."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from ephemera import config
-from ephemera.config import deployable, stackvars, tfcheck
+from ephemera.config import deployable, schema, stackvars, tfcheck
 from ephemera.errors import ValidationError
 from ephemera.project import Project
-from tests.conftest import REPO_ROOT
 
 LOCAL = (
     "name: {name}\nstack: local-mock-api\nowner: a@example.com\nvariables:\n"
     "  port: {port}\n  expectations_file: expectations/local-demo.json\n"
 )
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Project:
-    root = tmp_path / "project"
-    for part in ("terraform", "templates", "schemas", "expectations"):
-        shutil.copytree(REPO_ROOT / part, root / part)
-    (root / "environments").mkdir()
-    shutil.copy(REPO_ROOT / "environments" / "_defaults.yaml", root / "environments")
-    return Project(root=root, home=root / ".ephemera")
 
 
 @pytest.fixture(autouse=True)
@@ -89,8 +76,10 @@ def test_a_variables_tf_that_does_not_parse_is_never_kept(project: Project) -> N
     assert not list((project.cache_dir / "stackvars").glob("*.json"))
 
 
-def test_validating_with_a_warm_cache_loads_no_hcl_parser(project: Project) -> None:
-    """A real second process: validate twice; the second never imports python-hcl2."""
+def test_validating_with_a_warm_cache_loads_no_parser_nor_validator(project: Project) -> None:
+    """A real second process: validate twice; the second never imports python-hcl2 (the
+    variables.tf parser), jsonschema (the schema and stack.yaml validators), nor the mock
+    API's checker."""
     (project.environments_dir / "qa-env.yaml").write_text(LOCAL.format(name="qa-env", port=18080))
     script = (
         "import sys\n"
@@ -99,7 +88,8 @@ def test_validating_with_a_warm_cache_loads_no_hcl_parser(project: Project) -> N
         "from ephemera.project import Project\n"
         f"project = Project(root=Path({str(project.root)!r}), home=Path({str(project.home)!r}))\n"
         "config.load_environment(project, 'qa-env', deployable=True)\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('hcl2', 'lark')))\n"
+        "slow = ('hcl2', 'lark', 'jsonschema', 'ephemera.mockapi.checker')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(slow)))\n"
     )
     runs = [
         subprocess.run(
@@ -109,6 +99,29 @@ def test_validating_with_a_warm_cache_loads_no_hcl_parser(project: Project) -> N
     ]
     assert runs[0] != "[]"  # the first one parsed
     assert runs[1] == "[]"
+
+
+def test_a_valid_document_is_remembered_an_invalid_one_never(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    document = {"name": "qa-env"}
+    assert schema.remembered_errors(
+        schema.merged_schema, schema.merged_validator, document, project.cache_dir
+    )
+    assert not list((project.cache_dir / "valid").glob("*"))  # invalid: required keys missing
+    valid = {**yaml_document(project), "name": "qa-env"}
+    args = (schema.merged_schema, schema.merged_validator)
+    assert schema.remembered_errors(*args, valid, project.cache_dir) == []
+    monkeypatch.setattr(schema, "merged_validator", _refuse)
+    assert schema.remembered_errors(schema.merged_schema, _refuse, valid, project.cache_dir) == []
+    changed = {**valid, "ttl": "forever"}
+    with pytest.raises(AssertionError, match="computed again"):
+        schema.remembered_errors(schema.merged_schema, _refuse, changed, project.cache_dir)
+
+
+def yaml_document(project: Project) -> dict:
+    (project.environments_dir / "qa-env.yaml").write_text(LOCAL.format(name="qa-env", port=18083))
+    return config.merged_document(project, "qa-env")
 
 
 # ------------------------------------------------------------------ validation blocks

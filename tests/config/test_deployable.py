@@ -6,10 +6,8 @@ a real SQLite lease store."""
 
 from __future__ import annotations
 
-import shutil
 import socket
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -26,19 +24,6 @@ AWS = (
 )
 EXPECTATIONS = "  expectations_file: expectations/local-demo.json\n"
 TEST_API_EXPECTATIONS = "  expectations_file: expectations/test-api.json\n"
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Project:
-    root = tmp_path / "project"
-    for part in ("terraform", "templates", "schemas", "expectations"):
-        shutil.copytree(REPO_ROOT / part, root / part)
-    (root / "environments").mkdir()
-    defaults = (REPO_ROOT / "environments" / "_defaults.yaml").read_text()
-    (root / "environments" / "_defaults.yaml").write_text(
-        defaults + "aws:\n  state_bucket: my-state\n  lease_table: my-leases\n"
-    )
-    return Project(root=root, home=root / ".ephemera")
 
 
 def store_of(project: Project) -> SqliteLeaseStore:
