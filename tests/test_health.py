@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -31,19 +32,25 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-@pytest.fixture
-def server() -> Iterator[tuple[str, list[tuple[str, str]]]]:
-    """A server on 127.0.0.1: (its base URL, the requests it saw)."""
-    seen: list[tuple[str, str]] = []
-    handler = type("Handler", (_Handler,), {"seen": seen})
+@contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """`handler` served on 127.0.0.1 in a thread; its base URL."""
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", seen
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[str, list[tuple[str, str]]]]:
+    """A server on 127.0.0.1: (its base URL, the requests it saw)."""
+    seen: list[tuple[str, str]] = []
+    with serving(type("Handler", (_Handler,), {"seen": seen})) as base:
+        yield base, seen
 
 
 @pytest.fixture
@@ -140,15 +147,11 @@ def together() -> Iterator[tuple[str, int]]:
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002
             pass
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Together)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}", waiting
-    finally:
-        barrier.abort()
-        httpd.shutdown()
-        httpd.server_close()
+    with serving(Together) as base:
+        try:
+            yield base, waiting
+        finally:
+            barrier.abort()
 
 
 def test_probes_run_at_the_same_time(together, unused_proxy) -> None:

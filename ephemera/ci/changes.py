@@ -44,10 +44,10 @@ Only the environments a change can reach are fingerprinted (`candidates`): when 
 path that differs between the revisions is an environment file, nothing else that is
 rendered or compared changed, so only those environments, and any whose variables
 name one of those files, are validated, rendered and compared at both revisions (the
-others are only read as YAML, to see what their variables name). That keeps a pull
-request that edits one of 1,000 environment files about as cheap as planning that
-one. Any other changed path (a stack, a template, `_defaults.yaml`, a file a variable
-names, …) or an environment file that is a symlink means every environment is
+others are searched for those files' names, and read as YAML when they hold one).
+That keeps a pull request that edits one of 1,000 environment files about as cheap
+as planning that one. Any other changed path (a stack, a template, `_defaults.yaml`,
+a file a variable names, …) or a symlink in the tree means every environment is
 compared. An environment that is invalid at both revisions, with the same file,
 `_defaults.yaml` and problems, is not affected: the change did not touch it.
 
@@ -60,6 +60,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -266,21 +267,44 @@ def fingerprint_revision(
 ENV_FILE = re.compile(r"environments/([^/_][^/]*)\.yaml")
 
 
-def candidates(changed: list[str], checkouts: list[Project]) -> set[str] | None:
+def candidates(changed: list[str], head: Project) -> set[str] | None:
     """The environments a change can reach, when the changed paths (relative to the
     project) tell (see the module docstring): the changed environment files and those
-    whose variables name one of them, at either revision. None: all of them."""
+    whose variables name one of them. None: all of them.
+
+    An environment that did not change is the same at both revisions, so `head` alone
+    says what it names; and a value can name a file only by its name (its text holds
+    the file's name, or an escape in a double-quoted string) unless a symlink gives the
+    file another name: with a symlink in the tree, everything is compared."""
     matches = [ENV_FILE.fullmatch(path) for path in changed]
-    if not all(matches):
+    if not all(matches) or _has_symlinks(head.root):
         return None
     reached = {match.group(1) for match in matches if match}
-    for project in checkouts:
-        for name in project.known_environments():
-            if project.environment_file(name).is_symlink():
-                return None  # its content can change without its path
-            if name not in reached and _names_any(project, name, set(changed)):
-                reached.add(name)
+    named = {Path(path).name for path in changed}
+    if _may_name(head.defaults_file, named):
+        return None  # the defaults could name one for everybody: compare everything
+    for name in head.known_environments():
+        if name in reached or not _may_name(head.environment_file(name), named):
+            continue
+        if _names_any(head, name, set(changed)):
+            reached.add(name)
     return reached
+
+
+def _has_symlinks(root: Path) -> bool:
+    for top, dirs, files in os.walk(root):
+        if any(os.path.islink(os.path.join(top, entry)) for entry in (*dirs, *files)):
+            return True
+    return False
+
+
+def _may_name(path: Path, names: set[str]) -> bool:
+    """Whether the YAML file's text could hold a value naming one of the files `names`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return path.exists()  # unreadable but there: assume it might
+    return "\\" in text or any(name in text for name in names)
 
 
 def _names_any(project: Project, name: str, paths: set[str]) -> bool:
@@ -362,7 +386,7 @@ def compare_commits(repo_root: Path, base_commit: str, head_commit: str) -> list
         checkout(repo_root, base_commit, "base") as before,
         checkout(repo_root, head_commit, "head") as after,
     ):
-        only = candidates(changed, [before, after])
+        only = candidates(changed, after)
         return compare(
             scan_revision(before, base_commit, only), scan_revision(after, head_commit, only)
         )

@@ -327,16 +327,35 @@ def ttl_sweep(dry_run: bool = False, max_destroys: int = -1, as_json: bool = Fal
 def _warning_horizon(project: Project) -> timedelta:
     """The longest warning rung of any environment (or the default ladder), read from the
     merged files without validating each (the horizon only bounds which leases the sweep
-    asks about; each due lease's own ladder comes from its validated environment)."""
-    from ephemera.config.documents import merged_document
-    from ephemera.janitor.ladder import DEFAULT_LADDER, DEFAULT_WARNINGS, parse_ladder
+    asks about; each due lease's own ladder comes from its validated environment). A
+    file that does not say `warnings` (nor holds an escape that could spell it) has the
+    defaults' ladder, read once; only the others are parsed."""
+    from ephemera.config.documents import load_defaults, merged_document
+    from ephemera.janitor.ladder import DEFAULT_LADDER, DEFAULT_WARNINGS
 
-    longest = max(DEFAULT_LADDER)
+    try:
+        defaults = load_defaults(project)
+    except EphemeraError:
+        defaults = None
+    inherited = (defaults.data if defaults else {}).get("warnings", DEFAULT_WARNINGS)
+    ladders = [DEFAULT_LADDER, _ladder(inherited)]
     for name in project.known_environments():
         try:
-            warnings = merged_document(project, name).get("warnings", DEFAULT_WARNINGS)
-            ladder = parse_ladder(warnings)
-        except (EphemeraError, TypeError, ValueError):
+            text = project.environment_file(name).read_text(encoding="utf-8")
+            if "warnings" in text or "\\" in text:
+                merged = merged_document(project, name)
+                ladders.append(_ladder(merged.get("warnings", DEFAULT_WARNINGS)))
+        except (OSError, UnicodeDecodeError, EphemeraError):
             continue
-        longest = max(longest, *ladder) if ladder else longest
-    return longest
+    return max(rung for ladder in ladders for rung in ladder)
+
+
+def _ladder(spec: object) -> tuple[timedelta, ...]:
+    """The rungs of a `warnings` value; none for one that is not a ladder (validation
+    says what is wrong with it)."""
+    from ephemera.janitor.ladder import parse_ladder
+
+    try:
+        return parse_ladder(spec)  # type: ignore[arg-type]
+    except (EphemeraError, TypeError, ValueError):
+        return ()

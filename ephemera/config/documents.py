@@ -42,9 +42,8 @@ def merged_document(project: Project, name: str) -> dict[str, Any]:
     """environments/<name>.yaml merged over _defaults.yaml, not validated: for a command
     that reads one setting of every environment (`ttl`'s warning horizon) and must not
     pay a validation per file. ValidationError when a file is not readable YAML."""
-    path = project.environment_file(name)
     defaults = load_defaults(project)
-    document = load_document(path, project.relative(path))
+    document = load_document(project.environment_file(name), f"environments/{name}.yaml")
     return deep_merge(defaults.data if defaults else {}, document.data)
 
 

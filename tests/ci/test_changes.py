@@ -359,22 +359,31 @@ def test_an_environment_naming_a_changed_environment_file_is_reached(repo: Fixtu
         "  port:",
         "  notes_file: environments/svc-03.yaml\n  port:",
     )
-    base = repo.commit("api-01 names svc-03's file")
-    edit(repo, "environments/svc-03.yaml", "ttl: 4h", "ttl: 6h")
-    head = repo.commit()
-    with git.checkout(repo.root, base) as before, git.checkout(repo.root, head) as after:
-        changed = git.changed_paths(repo.root, base, head)
-        assert changes.candidates(changed, [before, after]) == {"svc-03", "api-01"}
+    repo.commit("api-01 names svc-03's file")
+    assert candidates_of_a_svc_03_change(repo) == {"svc-03", "api-01"}
 
 
-def test_a_symlinked_environment_file_fingerprints_everything(repo: FixtureRepo) -> None:
-    (repo.root / "environments" / "svc-alias.yaml").symlink_to("svc-03.yaml")
-    base = repo.commit("an alias")
+def candidates_of_a_svc_03_change(repo: FixtureRepo) -> set[str] | None:
+    """`candidates` of a commit that changes svc-03's ttl, on top of the repository."""
+    base = repo.git("rev-parse", "HEAD")
     edit(repo, "environments/svc-03.yaml", "ttl: 4h", "ttl: 6h")
     head = repo.commit()
-    with git.checkout(repo.root, base) as before, git.checkout(repo.root, head) as after:
-        changed = git.changed_paths(repo.root, base, head)
-        assert changes.candidates(changed, [before, after]) is None
+    with git.checkout(repo.root, head) as after:
+        return changes.candidates(git.changed_paths(repo.root, base, head), after)
+
+
+@pytest.mark.parametrize(
+    ("link", "target"),
+    [
+        ("environments/svc-alias.yaml", "svc-03.yaml"),  # an environment file itself
+        ("expectations/notes.yaml", "../environments/svc-03.yaml"),  # another name for one
+    ],
+)
+def test_a_symlink_compares_everything(repo: FixtureRepo, link: str, target: str) -> None:
+    """A link can give an environment file another name, which no text search finds."""
+    (repo.root / link).symlink_to(target)
+    repo.commit("a link")
+    assert candidates_of_a_svc_03_change(repo) is None
 
 
 def test_an_environment_invalid_before_and_untouched_is_not_affected(

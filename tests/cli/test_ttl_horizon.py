@@ -11,6 +11,7 @@ import pytest
 
 from ephemera import config
 from ephemera.cli import commands
+from ephemera.config import documents
 from ephemera.project import Project
 
 
@@ -42,3 +43,21 @@ def test_without_environments_the_default_ladder(tmp_path: Path) -> None:
     (tmp_path / "environments").mkdir()
     project = Project(root=tmp_path, home=tmp_path / ".ephemera")
     assert commands._warning_horizon(project) == timedelta(hours=24)
+
+
+def test_only_the_files_that_say_warnings_are_parsed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "environments").mkdir()
+    write(tmp_path, "_defaults", "warnings: [48h]\n")
+    write(tmp_path, "plain", "name: plain\n")
+    write(tmp_path, "own", "name: own\nwarnings: [12h]\n")
+    write(tmp_path, "escaped", 'name: escaped\n"warn\\x69ngs": [3d]\n')  # spells it by escape
+    parsed = []
+    original = documents.merged_document
+    monkeypatch.setattr(
+        documents, "merged_document", lambda p, name: parsed.append(name) or original(p, name)
+    )
+    project = Project(root=tmp_path, home=tmp_path / ".ephemera")
+    assert commands._warning_horizon(project) == timedelta(days=3)
+    assert sorted(parsed) == ["escaped", "own"]
