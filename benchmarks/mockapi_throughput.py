@@ -25,6 +25,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from benchmarks.loadgen import Result, load
+from benchmarks.measure import goal
 from benchmarks.project import REPO_ROOT, free_port
 
 WERKZEUG_REVISION = "8abe7ff9e77bae7d3c02406b666833321347d848"  # main before issue 13
@@ -41,8 +42,8 @@ def run() -> Iterator[str]:
         work = Path(scratch)
         ports = {
             "mock API": stack.enter_context(_mockapi(work, expectations)),
-            "bare ASGI": stack.enter_context(_bare("asgi")),
-            "Starlette": stack.enter_context(_bare("starlette")),
+            "bare ASGI": stack.enter_context(_bare("asgi", work)),
+            "Starlette": stack.enter_context(_bare("starlette", work)),
         }
         old = _werkzeug_tree(work)
         if old is not None:
@@ -60,12 +61,12 @@ def run() -> Iterator[str]:
     mock = statistics.median(r.per_second for r in results["mock API"])
     bare = statistics.median(r.per_second for r in results["Starlette"])
     floor = statistics.median(r.per_second for r in results["bare ASGI"])
-    yield f"ratio mock API / bare Starlette app: {mock / bare:5.2f}x  (goal >= {GOAL_BARE}x)"
+    yield goal("mock API / bare Starlette app (req/s)", mock / bare, GOAL_BARE, at_least=True)
     yield f"ratio mock API / bare ASGI callable: {mock / floor:5.2f}x  (no goal: the floor)"
     if "werkzeug" in results:
         old_rate = statistics.median(r.per_second for r in results["werkzeug"])
         ratio = mock / old_rate
-        yield f"ratio mock API / werkzeug:           {ratio:5.2f}x  (goal >= {GOAL_WERKZEUG}x)"
+        yield goal("mock API / werkzeug (req/s)", ratio, GOAL_WERKZEUG, at_least=True)
     else:
         yield f"werkzeug: skipped, {WERKZEUG_REVISION[:10]} is not in this clone's history"
 
@@ -82,8 +83,12 @@ def _line(name: str, rounds: list[Result]) -> str:
 
 
 @contextmanager
-def _server(command: list[str], port: int, env: dict[str, str], cwd: Path) -> Iterator[int]:
-    log = open(cwd / f"server-{port}.log", "wb")  # noqa: SIM115 - closed below
+def _server(
+    command: list[str], port: int, env: dict[str, str], cwd: Path, logs: Path
+) -> Iterator[int]:
+    """The server `command` on `port`, its output in `logs` (a scratch directory, never
+    the checkout)."""
+    log = open(logs / f"server-{port}.log", "wb")  # noqa: SIM115 - closed below
     process = subprocess.Popen(
         command, cwd=cwd, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
     )
@@ -104,13 +109,13 @@ def _mockapi(work: Path, expectations: Path) -> object:
         "MOCKAPI_TOKEN_FILE": str(work / "token"),
         "MOCKAPI_LOG": str(work / "mockapi.log"),
     }
-    return _server([sys.executable, "-m", "ephemera.mockapi", "serve"], port, env, REPO_ROOT)
+    return _server([sys.executable, "-m", "ephemera.mockapi", "serve"], port, env, REPO_ROOT, work)
 
 
-def _bare(kind: str) -> object:
+def _bare(kind: str, work: Path) -> object:
     port = free_port()
     command = [sys.executable, "-m", "benchmarks.bare_app", str(port), kind]
-    return _server(command, port, {}, REPO_ROOT)
+    return _server(command, port, {}, REPO_ROOT, work)
 
 
 def _werkzeug(tree: Path, work: Path, expectations: Path) -> object:
@@ -121,7 +126,7 @@ def _werkzeug(tree: Path, work: Path, expectations: Path) -> object:
         "PYTHONPATH": str(tree),
     }
     command = [sys.executable, "-m", "ephemera.mockapi", "serve"]
-    return _server(command, port, {**env, "PYTHONSAFEPATH": "1"}, tree)
+    return _server(command, port, {**env, "PYTHONSAFEPATH": "1"}, tree, work)
 
 
 def _werkzeug_tree(work: Path) -> Path | None:

@@ -1,13 +1,21 @@
-"""A janitor sweep over 10,000 leases with nothing expired (SQLite, and DynamoDB on moto).
+"""The janitor's sweep through the CLI (`ephemera ttl --dry-run`) with 1,000 environment
+files and 1,000 leases, against the same with 10 and 10; and the store's part alone.
 
-Nothing is due, so this measures the cost of asking the store what is due (two index
-queries: expired, and expiring within the warning horizon): the per-sweep overhead a
-schedule pays every 5 minutes, which stays flat however many leases are far from expiry.
+Two scratch projects, one with N = 10 and one with N = 1,000 environment files on the
+local mock API stack (one in ten with a warning ladder of its own), each with a live
+lease expiring in three days (so nothing is due: what every 5-minute sweep pays). In
+interleaved rounds, the CLI sweeps each project: start-up, the warning horizon over
+every file, the store's queries for what is due. Goal: 1,000 costs at most 2x what 10 cost.
+
+Then the store's part alone, in-process: the two index queries over 10,000 leases in
+SQLite and 2,000 in DynamoDB (a moto server, slow to fill); neither grows with the
+lease count (nothing due: the queries return nothing).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -17,51 +25,97 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from benchmarks.project import free_port
+from benchmarks.measure import Times, bench_env, cli, compile_bytecode, goal, interleaved, paired
+from benchmarks.project import free_port, scratch_project
 from ephemera.janitor.dispatch import LocalDispatcher
 from ephemera.janitor.notify import ConsoleNotifier
 from ephemera.janitor.sweep import SweepSettings, sweep
 from ephemera.leases import ACTIVE, Lease, LeaseStore, SqliteLeaseStore
 
-COUNT = 10_000
-
-
-def _fill(store: LeaseStore, now: datetime) -> None:
-    for index in range(COUNT):
-        store.create(
-            Lease(
-                env=f"bench-{index:05d}",
-                target="local",
-                stack="local-mock-api",
-                owner="b@example.com",
-                status=ACTIVE,
-                created_at=now,
-                expires_at=now + timedelta(days=3),
-            )
-        )
-
-
-def _sweep_seconds(store: LeaseStore, now: datetime) -> float:
-    started = time.perf_counter()
-    summary = sweep(
-        store,
-        now=now,
-        dispatcher=LocalDispatcher(lambda name: []),
-        notifier=ConsoleNotifier(),
-        settings=SweepSettings(ladders="24h,2h,30m"),
-    )
-    elapsed = time.perf_counter() - started
-    assert not summary.claimed and not summary.warned
-    return elapsed
+SMALL, LARGE = 10, 1000
+ROUNDS = 9
+GOAL = 2.0
+STORE_LEASES = 10_000
+MOTO_LEASES = 2_000  # moto fills slowly; the queries do not grow with the count
+STORE_ROUNDS = 5
 
 
 def run() -> Iterator[str]:
+    compile_bytecode()
     now = datetime.now(UTC)
+    projects = {count: _project(count, now) for count in (SMALL, LARGE)}
+    try:
+        arms = {
+            count: cli("ttl", "--dry-run", env=bench_env(EPHEMERA_ROOT=str(root)))
+            for count, root in projects.items()
+        }
+        times = interleaved(ROUNDS, {str(count): arm for count, arm in arms.items()})
+        ratio = paired(times[str(LARGE)], times[str(SMALL)])
+        yield f"ttl --dry-run, {SMALL} files + {SMALL} leases:     {times[str(SMALL)].text()}"
+        yield f"ttl --dry-run, {LARGE} files + {LARGE} leases: {times[str(LARGE)].text()}"
+        yield goal(
+            f"ttl sweep {LARGE} / {SMALL}",
+            ratio.median,
+            GOAL,
+            f"paired rounds {min(ratio.values):.2f}–{max(ratio.values):.2f}",
+        )
+    finally:
+        for root in projects.values():
+            shutil.rmtree(root.parent, ignore_errors=True)
+    yield from _store_queries(now)
+
+
+def _project(count: int, now: datetime) -> Path:
+    root = scratch_project()
+    store = SqliteLeaseStore(root / ".ephemera" / "leases.db")
+    for index in range(count):
+        name = f"bench-{index:04d}"
+        own = "warnings: [48h, 2h]\n" if index % 10 == 0 else ""  # one in ten has its own
+        (root / "environments" / f"{name}.yaml").write_text(
+            f"name: {name}\nstack: local-mock-api\ntarget: local\nowner: b@example.com\n"
+            f"ttl: 4h\n{own}variables:\n  port: {10000 + index}\n"
+            "  expectations_file: expectations/local-demo.json\n"
+        )
+        store.create(_lease(name, now))
+    return root
+
+
+def _lease(name: str, now: datetime) -> Lease:
+    return Lease(
+        env=name,
+        target="local",
+        stack="local-mock-api",
+        owner="b@example.com",
+        status=ACTIVE,
+        created_at=now,
+        expires_at=now + timedelta(days=3),
+    )
+
+
+def _store_queries(now: datetime) -> Iterator[str]:
     sqlite = SqliteLeaseStore(Path(tempfile.mkdtemp()) / "leases.db")
     _fill(sqlite, now)
-    seconds = _sweep_seconds(sqlite, now)
-    yield f"sqlite:          {seconds / COUNT * 1000:.5f} s per 1,000 leases ({seconds:.3f} s)"
+    yield f"store queries alone, {STORE_LEASES:,} leases, sqlite:   {_sweeps(sqlite, now).text()}"
     yield from _dynamodb(now)
+
+
+def _fill(store: LeaseStore, now: datetime, count: int = STORE_LEASES) -> None:
+    for index in range(count):
+        store.create(_lease(f"bench-{index:05d}", now))
+
+
+def _sweeps(store: LeaseStore, now: datetime) -> Times:
+    def once() -> None:
+        summary = sweep(
+            store,
+            now=now,
+            dispatcher=LocalDispatcher(lambda name: []),
+            notifier=ConsoleNotifier(),
+            settings=SweepSettings(ladders="24h,2h,30m"),
+        )
+        assert not summary.claimed and not summary.warned
+
+    return interleaved(STORE_ROUNDS, {"sweep": once})["sweep"]
 
 
 def _dynamodb(now: datetime) -> Iterator[str]:
@@ -83,9 +137,9 @@ def _dynamodb(now: datetime) -> Iterator[str]:
         client = boto3.Session(region_name="us-east-1").client("dynamodb", endpoint_url=endpoint)
         create_tables(client, "leases")
         store = DynamoLeaseStore(client, "leases")
-        _fill(store, now)
-        seconds = _sweep_seconds(store, now)
-        yield f"dynamodb (moto): {seconds / COUNT * 1000:.5f} s per 1,000 leases ({seconds:.3f} s)"
+        _fill(store, now, MOTO_LEASES)
+        times = _sweeps(store, now).text()
+        yield f"store queries alone, {MOTO_LEASES:,} leases, dynamodb (moto): {times}"
     finally:
         server.terminate()
         server.wait(timeout=10)
