@@ -18,6 +18,16 @@ from ephemera.gate.evaluate import (
     evaluate_all,
     per_hour,
     report,
+    verdict,
 )
 
-__all__ = ["GateFailed", "GateResult", "enforce", "evaluate", "evaluate_all", "per_hour", "report"]
+__all__ = [
+    "GateFailed",
+    "GateResult",
+    "enforce",
+    "evaluate",
+    "evaluate_all",
+    "per_hour",
+    "report",
+    "verdict",
+]

@@ -97,6 +97,7 @@ def apply_saved_plan(ctx: Context, rendered: Rendered, run: RunLog) -> None:
             f"{rendered.env}: the rendered inputs changed after the plan was made; "
             "run the deploy again to plan them"
         )
+    ctx.phase("apply")
     ctx.say(f"==> {rendered.env}: terraform apply")
     terraform_for(ctx, rendered.env).run(
         ["apply", "-input=false", "-no-color", "-auto-approve", str(rendered.work_dir / PLAN_FILE)],

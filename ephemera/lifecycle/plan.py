@@ -48,12 +48,14 @@ class PlanSummary:
 def prepare(ctx: Context, name: str) -> tuple[Environment, Rendered]:
     """Validate (as `validate` does: files, ports and the stack's own validation blocks
     included) and render: nothing is written unless the environment will deploy."""
+    ctx.phase("validate")
     env = config.load_environment(ctx.project, name, deployable=True, store=lambda: ctx.store)
     declared = set(stackvars.read_stack_variables(ctx.project.stack_dir(env.stack)))
     return env, render(env, ctx.project, declared)
 
 
 def init(ctx: Context, rendered: Rendered, log: IO[str]) -> None:
+    ctx.phase("init")
     ctx.say(f"==> {rendered.env}: terraform init")
     terraform_for(ctx, rendered.env).run(
         ["init", "-input=false", "-no-color", f"-backend-config={rendered.backend_config}"],
@@ -74,6 +76,7 @@ def make_plan(
 ) -> PlanSummary:
     """terraform plan -out plan.bin, then show -json → plan.json (both 0600); `replace`:
     resource addresses planned for replacement (`-replace`)."""
+    ctx.phase("plan")
     ctx.say(f"==> {rendered.env}: terraform plan{' -destroy' if destroy else ''}")
     terraform = terraform_for(ctx, rendered.env)
     plan_file = rendered.work_dir / PLAN_FILE
@@ -101,7 +104,10 @@ def make_plan(
     plan_json = rendered.work_dir / PLAN_JSON
     write_private(plan_json, shown.stdout)
     write_private(rendered.work_dir / PLAN_DIGEST, rendered.digest + "\n")
-    return summarize_plan(rendered.env, json.loads(shown.stdout), plan_json, rendered.digest)
+    summary = summarize_plan(rendered.env, json.loads(shown.stdout), plan_json, rendered.digest)
+    counts = {"added": summary.added, "changed": summary.changed, "destroyed": summary.destroyed}
+    ctx.events("counts", counts)
+    return summary
 
 
 _VARIABLE = re.compile(r"\bvar\.([A-Za-z_][A-Za-z0-9_-]*)\b")
@@ -158,7 +164,9 @@ def plan(ctx: Context, name: str) -> tuple[PlanSummary, gate.GateResult]:
 
 
 def run_gate(ctx: Context, env: Environment, summary: PlanSummary) -> gate.GateResult:
+    ctx.phase("gate")
     ctx.say(f"==> {env.name}: policy gate and cost")
     checked = gate.evaluate(ctx.project, env, summary.plan_json)
     ctx.say(gate.report(env, checked))
+    ctx.events("gate", gate.verdict(checked))
     return checked
