@@ -26,12 +26,12 @@ def _run(command: Callable[..., Any], *args: Any) -> None:
         raise Exit(code=code)
 
 
-@task(help={"env": "validate only this environment"})
-def validate(c: Context, env: str = "") -> None:
+@task(help={"env": "validate only this environment", "json": "print the verdict as JSON"})
+def validate(c: Context, env: str = "", json: bool = False) -> None:
     """Validate environment files: structure, schema, stack variables, rules."""
     from ephemera.cli import commands
 
-    _run(commands.validate, env)
+    _run(commands.validate, env, json)
 
 
 @task
@@ -235,3 +235,57 @@ def ci_apply(c: Context, base: str = "", head: str = "HEAD", env: str = "") -> N
     from ephemera.cli import commands
 
     _run(commands.ci_apply, base, head, env)
+
+
+@task(
+    help={
+        "host": "address to listen on (default 127.0.0.1: this machine only)",
+        "port": "port to listen on (default 8780; 0: any free port)",
+        "workers": "runs at once (default 2)",
+        "dispatch": "where runs go: local (default) or codebuild",
+        "codebuild_project": "with --dispatch codebuild: the project whose buildspec runs make",
+    }
+)
+def serve(
+    c: Context,
+    host: str = "127.0.0.1",
+    port: str = "8780",
+    workers: str = "2",
+    dispatch: str = "local",
+    codebuild_project: str = "",
+) -> None:
+    """The provisioning API (/v1, OpenAPI at /v1/openapi.json) and the dashboard (/)."""
+    from ephemera.cli import api
+
+    _run(api.serve, host, port, workers, dispatch, codebuild_project)
+
+
+@task(
+    name="token-create",
+    help={
+        "name": "who or what uses the token (unique among active tokens)",
+        "scopes": "comma-separated: read, plan, deploy, destroy, extend",
+        "json": "print a JSON object (the token included)",
+    },
+)
+def token_create(c: Context, name: str = "", scopes: str = "read", json: bool = False) -> None:
+    """Create an API token; it is printed once, only its salted hash is kept."""
+    from ephemera.cli import api
+
+    _run(api.token_create, name, scopes, json)
+
+
+@task(name="token-list", help={"json": "print a JSON object"})
+def token_list(c: Context, json: bool = False) -> None:
+    """List the API tokens: name, id, scopes, created, revoked (never the token)."""
+    from ephemera.cli import api
+
+    _run(api.token_list, json)
+
+
+@task(name="token-revoke", help={"name": "the token's name (or id)"})
+def token_revoke(c: Context, name: str = "") -> None:
+    """Revoke an API token: requests with it get 401 from the next one on."""
+    from ephemera.cli import api
+
+    _run(api.token_revoke, name)

@@ -107,6 +107,11 @@ class Project:
     def logs_dir(self) -> Path:
         return self.home / "logs"
 
+    @property
+    def api_dir(self) -> Path:
+        """The provisioning API's tokens (hashed) and the console logs of its runs."""
+        return self.home / "api"
+
     def known_environments(self) -> list[str]:
         """Names of the environment files, `_defaults.yaml` excluded, sorted."""
         if not self.environments_dir.is_dir():

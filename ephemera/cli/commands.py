@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from dataclasses import asdict
 from datetime import timedelta
 from typing import Any
 
@@ -16,7 +17,7 @@ from ephemera import config, lifecycle, session
 from ephemera.cli.tables import format_drift, format_findings
 from ephemera.config import schemafiles
 from ephemera.durations import format_remaining
-from ephemera.errors import EXIT_FAILED, EXIT_INVALID, EphemeraError, UsageError
+from ephemera.errors import EXIT_FAILED, EXIT_INVALID, EphemeraError, UsageError, ValidationError
 from ephemera.janitor.dispatch import LocalDispatcher
 from ephemera.janitor.extend import extend
 from ephemera.janitor.ladder import DEFAULT_LADDER, parse_ladder
@@ -45,16 +46,39 @@ def print_json(value: Any) -> None:
 # ------------------------------------------------------------------ commands
 
 
-def validate(env: str = "") -> None:
-    """Everything plan and deploy check before rendering: passing means it will deploy."""
+def validate(env: str = "", as_json: bool = False) -> int:
+    """Everything plan and deploy check before rendering: passing means it will deploy.
+    With `as_json`, the verdict as JSON on stdout, problems included (exit 2 if any)."""
     project = Project.discover()
     store = lambda: session.open_store(project)  # noqa: E731 - opened only if a port is checked
-    if env:
-        environments = [config.load_environment(project, env, deployable=True, store=store).name]
+    try:
+        if env:
+            found = [config.load_environment(project, env, deployable=True, store=store)]
+        else:
+            found = config.validate_environments(project, deployable=True, store=store)
+    except UsageError as exc:
+        if not as_json:
+            raise
+        problems = exc.problems if isinstance(exc, ValidationError) else []
+        print_json(_verdict([], [asdict(p) for p in problems], None if problems else exc.message))
+        return EXIT_INVALID
+    environments = [e.name for e in found]
+    if as_json:
+        print_json(_verdict(environments, [], None))
     else:
-        found = config.validate_environments(project, deployable=True, store=store)
-        environments = [e.name for e in found]
-    print(f"ok: {len(environments)} environment(s) valid: {', '.join(environments) or '-'}")
+        print(f"ok: {len(environments)} environment(s) valid: {', '.join(environments) or '-'}")
+    return 0
+
+
+def _verdict(environments: list[str], problems: list[dict], error: str | None) -> dict:
+    valid = not problems and error is None
+    return {
+        "format_version": 1,
+        "valid": valid,
+        "environments": environments,
+        "problems": problems,
+        "error": error,
+    }
 
 
 def write_schemas() -> None:

@@ -6,7 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 from ephemera.environment import Environment
-from ephemera.janitor.tfstate import count_s3_state, count_state_data
+from ephemera.janitor.tfstate import (
+    count_s3_state,
+    count_state_data,
+    read_s3_state,
+    state_addresses,
+)
 from ephemera.project import Project
 
 
@@ -31,6 +36,30 @@ def count(project: Project, env: Environment, session: Any = None) -> int | None
 
     session = session or boto3.Session(region_name=env.aws.get("region") or env.region)
     return count_s3_state(session.client("s3"), bucket, env.name)
+
+
+def addresses(project: Project, env: Environment, session: Any = None) -> list[dict] | None:
+    """Each resource instance in `env`'s state, {address, mode, type}, never a value;
+    None when no state is found."""
+    if env.target == "local":
+        return local_addresses(project, env.name)
+    bucket = env.aws.get("state_bucket")
+    if not bucket:
+        return None
+    import boto3  # only the aws target needs it
+
+    session = session or boto3.Session(region_name=env.aws.get("region") or env.region)
+    data = read_s3_state(session.client("s3"), bucket, env.name)
+    return None if data is None else state_addresses(data)
+
+
+def local_addresses(project: Project, env: str) -> list[dict] | None:
+    """`addresses` of the local state file."""
+    try:
+        data = (project.state_dir(env) / "terraform.tfstate").read_bytes()
+    except OSError:
+        return None
+    return state_addresses(data)
 
 
 def local_names(project: Project) -> set[str]:

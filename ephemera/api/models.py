@@ -1,0 +1,228 @@
+"""The API's request and response bodies (pydantic): what /v1/openapi.json describes
+and what every response is checked against."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ephemera.api.jobs import OPS, STATES, Job
+from ephemera.config.schema import NAME_PATTERN
+from ephemera.durations import DURATION_PATTERN
+from ephemera.leases import Lease, RunRecord
+from ephemera.status import StatusRow
+
+EnvName = Field(pattern=NAME_PATTERN, description="an environment name")
+
+
+class Problem(BaseModel):
+    detail: str = Field(description="what went wrong, starting with where")
+
+
+class Counts(BaseModel):
+    added: int
+    changed: int
+    destroyed: int
+
+
+class Progress(BaseModel):
+    step: int = Field(ge=0, description="phases reached")
+    of: int = Field(ge=1, description="phases of this op")
+
+
+class Verdict(BaseModel):
+    ok: bool
+    policy_passed: int | None
+    policy_failed: list[str] | None = Field(description="ids of the failed checks")
+    policy_skipped: int | None
+    over_budget: str | None
+    per_hour_usd: float | None
+    total_usd: float | None
+
+
+class Cost(BaseModel):
+    per_hour_usd: float | None
+    total_usd: float | None = Field(description="the plan's estimate over the TTL")
+
+
+class RunRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    op: Literal["plan", "deploy", "destroy"]
+
+
+class RunView(BaseModel):
+    id: str
+    env: str
+    op: Literal["plan", "deploy", "destroy"]
+    state: Literal["queued", "running", "succeeded", "failed", "canceled"]
+    phase: str | None = Field(description="validate, init, plan, gate, apply or destroy")
+    progress: Progress
+    requested_by: str = Field(description="the name of the token that asked for it")
+    requested_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    counts: Counts | None
+    gate: Verdict | None
+    cost: Cost | None
+    exit_code: int | None
+    error: str | None
+    cancel_requested: bool
+    dispatch: str = Field(description="local, or codebuild")
+    remote_id: str | None = Field(description="the CodeBuild build of a dispatched run")
+    log_cursor: int = Field(ge=0, description="bytes of log so far: ?cursor= for the rest")
+
+
+class RunList(BaseModel):
+    runs: list[RunView]
+
+
+class LeaseView(BaseModel):
+    status: str
+    owner: str
+    stack: str
+    target: str
+    protected: bool
+    created_at: datetime
+    applied_at: datetime | None
+    expires_at: datetime | None
+    status_reason: str | None
+    status_changed_at: datetime | None
+    last_run_id: str | None
+    attempts: int
+
+
+class EnvList(BaseModel):
+    format_version: Literal[1] = 1
+    environments: list[StatusRow]
+
+
+class EnvDetail(BaseModel):
+    env: str
+    row: StatusRow = Field(description="the environment's row of GET /v1/envs")
+    lease: LeaseView | None
+    outputs: dict[str, Any]
+    active_run: RunView | None
+
+
+class Finding(BaseModel):
+    file: str
+    line: int
+    key: str
+    message: str
+
+
+class Validation(BaseModel):
+    env: str
+    valid: bool
+    problems: list[Finding]
+    error: str | None = Field(description="a problem not tied to a line")
+
+
+class CostView(BaseModel):
+    env: str
+    per_hour_usd: float | None = Field(description="from the last plan's estimate")
+    so_far_usd: float | None
+    to_go_usd: float | None
+
+
+class Outputs(BaseModel):
+    env: str
+    outputs: dict[str, Any]
+
+
+class Resource(BaseModel):
+    address: str
+    mode: Literal["managed", "data"]
+    type: str
+
+
+class StateView(BaseModel):
+    env: str
+    found: bool = Field(description="false: no state (never deployed, or destroyed)")
+    resources: list[Resource]
+
+
+class History(BaseModel):
+    env: str
+    runs: list[RunRecord]
+
+
+class AuditRecord(BaseModel):
+    id: str
+    at: datetime
+    token: str
+    action: str
+    env: str
+    client: str | None
+    result: str
+    detail: str | None
+
+
+class Audit(BaseModel):
+    env: str
+    records: list[AuditRecord]
+
+
+class ExtendRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    duration: str = Field(pattern=DURATION_PATTERN, description="as in the YAML: 30m, 4h, 2d")
+    reason: str = Field(default="", max_length=500)
+
+
+class Extended(BaseModel):
+    env: str
+    previous_expires_at: datetime | None
+    expires_at: datetime
+    expires_in: str
+
+
+class Whoami(BaseModel):
+    name: str
+    scopes: list[str]
+
+
+def run_view(job: Job, log_cursor: int) -> RunView:
+    gate = job.gate or None
+    return RunView(
+        id=job.id,
+        env=job.env,
+        op=job.op,  # type: ignore[arg-type]
+        state=job.state,  # type: ignore[arg-type]
+        phase=job.phase,
+        progress=Progress(**job.progress()),
+        requested_by=job.actor,
+        requested_at=job.requested_at,
+        started_at=job.started_at,
+        ended_at=job.ended_at,
+        counts=Counts(**job.counts) if job.counts else None,
+        gate=Verdict(**gate) if gate else None,
+        cost=Cost(per_hour_usd=gate["per_hour_usd"], total_usd=gate["total_usd"]) if gate else None,
+        exit_code=job.exit_code,
+        error=job.error,
+        cancel_requested=job.cancel_requested,
+        dispatch=job.dispatch,
+        remote_id=job.remote_id,
+        log_cursor=log_cursor,
+    )
+
+
+def lease_view(lease: Lease) -> LeaseView:
+    return LeaseView(
+        status=lease.status,
+        owner=lease.owner,
+        stack=lease.stack,
+        target=lease.target,
+        protected=lease.protected,
+        created_at=lease.created_at,
+        applied_at=lease.applied_at,
+        expires_at=lease.expires_at,
+        status_reason=lease.status_reason,
+        status_changed_at=lease.status_changed_at,
+        last_run_id=lease.last_run_id,
+        attempts=lease.attempts,
+    )
+
+
+assert set(OPS) == {"plan", "deploy", "destroy"} and len(STATES) == 5  # the Literals above
