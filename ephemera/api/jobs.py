@@ -160,7 +160,7 @@ class JobBook:
     def list(self, env: str | None = None) -> list[Job]:
         with self._lock:
             jobs = [j for j in self._jobs.values() if env is None or j.env == env]
-        return sorted(jobs, key=lambda j: j.requested_at, reverse=True)
+        return sorted(jobs, key=lambda j: (j.requested_at, j.id), reverse=True)
 
     def move(self, job_id: str, state: str, **changes: Any) -> Job:
         """The one transition: refused (BadTransition) where the machine has no edge."""
@@ -187,6 +187,8 @@ class JobBook:
             return noted
 
     def _forget_old(self) -> None:
-        finished = sorted((j for j in self._jobs.values() if j.done), key=lambda j: j.requested_at)
+        finished = sorted(
+            (j for j in self._jobs.values() if j.done), key=lambda j: (j.requested_at, j.id)
+        )
         for job in finished[: max(len(self._jobs) - self.keep, 0)]:
             del self._jobs[job.id]

@@ -23,9 +23,17 @@ router = APIRouter(tags=["runs"], responses=ERRORS)
 RunPath = Annotated[str, Path(pattern=RUN_ID.pattern, description="a run id")]
 POLL_SECONDS = 0.25
 KEEPALIVE_SECONDS = 15.0
+SSE_EVENT = {  # one server-sent event, as OpenAPI 3.2 describes a text/event-stream item
+    "type": "object",
+    "properties": {
+        "event": {"type": "string", "enum": ["log", "end"]},
+        "data": {"type": "string", "description": "a log line; for end, the run's end as JSON"},
+        "id": {"type": "string", "description": "the log cursor after this event"},
+    },
+}
 LOG_MEDIA = {
     "text/plain": {"schema": {"type": "string"}},
-    "text/event-stream": {"schema": {"type": "string"}},
+    "text/event-stream": {"schema": SSE_EVENT},
 }
 
 
@@ -46,8 +54,11 @@ def _job(api: Api, run_id: str) -> Job:
     response_model=RunView,
     summary="start a plan, deploy or destroy",
     responses={
-        409: {"model": Problem, "description": "the environment has a run already"},
-        422: {"model": Problem, "description": "invalid body, or an Idempotency-Key reused"},
+        409: {
+            "model": Problem,
+            "description": "the environment has a run already, or the Idempotency-Key was "
+            "used for a different request",
+        },
     },
 )
 def start_run(
@@ -68,7 +79,7 @@ def start_run(
     except EnvironmentBusy as exc:
         api.refuse(who, body.op, env, 409, exc.message)
     except IdempotencyConflict as exc:
-        raise HTTPException(422, exc.message) from None
+        raise HTTPException(409, exc.message) from None
     response.headers["Location"] = f"/v1/runs/{job.id}"
     if not new:
         response.headers["Idempotent-Replayed"] = "true"
@@ -109,7 +120,8 @@ def cancel_run(run_id: RunPath, api: Service, who: Caller) -> RunView:
 @router.get(
     "/v1/runs/{run_id}/log",
     summary="a run's console log: text from ?cursor=, or ?follow=1 for server-sent events",
-    response_class=PlainTextResponse,
+    response_class=Response,  # no media type of its own: the 200's are LOG_MEDIA
+    response_model=None,
     responses={200: {"content": LOG_MEDIA, "description": "the log"}},
 )
 def run_log(

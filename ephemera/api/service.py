@@ -27,6 +27,7 @@ from ephemera.project import Project
 
 VALIDATE_TIMEOUT = 120  # seconds
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "the body is not JSON"},
     401: {"model": Problem, "description": "no valid bearer token"},
     403: {"model": Problem, "description": "the token lacks the scope"},
     404: {"model": Problem, "description": "no such environment or run"},
