@@ -20,6 +20,7 @@ from ephemera.errors import EphemeraError
 
 STATIC = Path(__file__).parent / "static"
 MAX_BODY = 64 * 1024  # bytes; every request body here is a few hundred
+MAX_HEAD = 16 * 1024  # bytes of request headers
 _HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
@@ -33,7 +34,8 @@ log = logging.getLogger("ephemera.api")
 
 
 class StrictHeaders:
-    """Adds _HEADERS to every response (and no-store to the API's)."""
+    """Adds _HEADERS to every response (and no-store to the API's); refuses requests
+    whose headers exceed MAX_HEAD (431)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -43,6 +45,14 @@ class StrictHeaders:
             await self.app(scope, receive, send)
             return
         api_path = scope["path"].startswith("/v1/")
+        if sum(len(name) + len(value) for name, value in scope["headers"]) > MAX_HEAD:
+            too_large = JSONResponse(
+                {"detail": f"request headers over {MAX_HEAD} bytes"},
+                status_code=431,
+                headers={name.decode(): value.decode() for name, value in _HEADERS},
+            )
+            await too_large(scope, receive, send)
+            return
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -27,7 +27,7 @@ from ephemera.mockapi.server import bind_socket, format_host
 from ephemera.project import Project
 
 MAX_CONNECTIONS = 64
-HEADER_LIMIT = 16 * 1024  # bytes of request head (h11)
+HEADER_LIMIT = 64 * 1024  # bytes h11 buffers of a request head still incomplete
 
 
 @dataclass(frozen=True)

@@ -125,6 +125,8 @@ def test_unknown_and_invalid_names_and_large_bodies(served: Served) -> None:
     assert served.call("GET", "/v1/runs/20260101T000000Z-apply-0000000000", admin).status == 404
     huge = {"duration": "1h", "reason": "x" * 100_000}
     assert served.call("POST", "/v1/envs/local-demo/extend", admin, huge).status == 413
+    big_head = served.call("GET", "/v1/envs", admin, headers={"X-Padding": "x" * 20_000})
+    assert big_head.status == 431 and big_head.headers["x-frame-options"] == "DENY"
     wrong = served.call("POST", "/v1/envs/local-demo/runs", admin, {"op": "apply"})
     assert wrong.status == 422
 
