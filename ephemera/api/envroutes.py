@@ -117,8 +117,8 @@ def env_audit(env: EnvPath, api: Service, who: Reader) -> Audit:
     responses={409: {"description": "refused: past max_ttl, being destroyed, not deployed"}},
 )
 def extend_env(env: EnvPath, body: ExtendRequest, api: Service, who: Caller) -> Extended:
-    api.authorize(who, "extend", "extend", env)
     lease = api.known(env)
+    api.authorize(who, "extend", "extend", env)
     try:
         environment = config.load_environment(api.project, env)
     except UsageError as exc:

@@ -9,12 +9,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from ephemera.api.jobs import OPS, STATES, Job
-from ephemera.config.schema import NAME_PATTERN
 from ephemera.durations import DURATION_PATTERN
 from ephemera.leases import Lease, RunRecord
 from ephemera.status import StatusRow
 
-EnvName = Field(pattern=NAME_PATTERN, description="an environment name")
+Op = Literal[OPS]  # type: ignore[valid-type] - plan, deploy, destroy
+State = Literal[STATES]  # type: ignore[valid-type] - queued … canceled
 
 
 class Problem(BaseModel):
@@ -49,14 +49,14 @@ class Cost(BaseModel):
 
 class RunRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    op: Literal["plan", "deploy", "destroy"]
+    op: Op
 
 
 class RunView(BaseModel):
     id: str
     env: str
-    op: Literal["plan", "deploy", "destroy"]
-    state: Literal["queued", "running", "succeeded", "failed", "canceled"]
+    op: Op
+    state: State
     phase: str | None = Field(description="validate, init, plan, gate, apply or destroy")
     progress: Progress
     requested_by: str = Field(description="the name of the token that asked for it")
@@ -188,8 +188,8 @@ def run_view(job: Job, log_cursor: int) -> RunView:
     return RunView(
         id=job.id,
         env=job.env,
-        op=job.op,  # type: ignore[arg-type]
-        state=job.state,  # type: ignore[arg-type]
+        op=job.op,
+        state=job.state,
         phase=job.phase,
         progress=Progress(**job.progress()),
         requested_by=job.actor,
@@ -223,6 +223,3 @@ def lease_view(lease: Lease) -> LeaseView:
         last_run_id=lease.last_run_id,
         attempts=lease.attempts,
     )
-
-
-assert set(OPS) == {"plan", "deploy", "destroy"} and len(STATES) == 5  # the Literals above

@@ -72,8 +72,8 @@ def start_run(
         Header(max_length=200, description="the same key returns the run it started"),
     ] = None,
 ) -> RunView:
-    api.authorize(who, body.op, body.op, env)
     api.known(env)
+    api.authorize(who, body.op, body.op, env)
     try:
         job, new = api.book_run(who, env, body.op, idempotency_key)
     except EnvironmentBusy as exc:

@@ -100,15 +100,18 @@ class Api:
     def validate(self, env: str) -> dict[str, Any]:
         """`invoke validate --env X --json` in a child process: validation runs the
         stack's validation blocks through Terraform, which never runs in the server."""
-        result = subprocess.run(
-            cli_argv(self.project, "validate", "--env", env, "--json"),
-            cwd=self.project.root,
-            env=cli_env(self.project),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=VALIDATE_TIMEOUT,
-        )
+        try:
+            result = subprocess.run(
+                cli_argv(self.project, "validate", "--env", env, "--json"),
+                cwd=self.project.root,
+                env=cli_env(self.project),
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                timeout=VALIDATE_TIMEOUT,
+            )
+        except subprocess.TimeoutExpired:
+            return {"valid": False, "error": f"{env}: validate took over {VALIDATE_TIMEOUT} s"}
         try:
             return json.loads(result.stdout)
         except ValueError:

@@ -5,7 +5,7 @@ headers, body, each server-sent event — matches what the document says.
 
 The project gives it real names to find without letting it start Terraform: `bad-env`
 (invalid: its runs fail at validate) and `parked` (a lease whose file is gone: its runs
-fail before any work). Bounded: a fixed seed and 15 examples per operation."""
+fail before any work). Bounded: a fixed seed and 8 examples per operation."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_mismatch(tmp_path: Pat
                 "--checks",
                 "all",
                 "--max-examples",
-                "15",
+                "8",
                 "--seed",
                 "1",
                 "--no-shrink",
