@@ -15,10 +15,10 @@ from ephemera.api.models import (
     Extended,
     ExtendRequest,
     History,
+    LeaseView,
     Outputs,
     StateView,
     Validation,
-    lease_view,
     run_view,
 )
 from ephemera.api.service import ERRORS, EnvPath, Service
@@ -44,7 +44,7 @@ def get_env(env: EnvPath, api: Service, who: Reader) -> EnvDetail:
     return EnvDetail(
         env=env,
         row=status_row(api.project, api.store, env, api.clock()),
-        lease=lease_view(lease) if lease else None,
+        lease=LeaseView.model_validate(lease, from_attributes=True) if lease else None,
         outputs=lease.outputs if lease else {},
         active_run=run_view(active, api.log_size(active)) if active else None,
     )

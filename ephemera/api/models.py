@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ephemera.api.jobs import OPS, STATES, Job
 from ephemera.durations import DURATION_PATTERN
-from ephemera.leases import Lease, RunRecord
+from ephemera.leases import RunRecord
 from ephemera.status import StatusRow
 
 Op = Literal[OPS]  # type: ignore[valid-type] - plan, deploy, destroy
@@ -205,21 +205,4 @@ def run_view(job: Job, log_cursor: int) -> RunView:
         dispatch=job.dispatch,
         remote_id=job.remote_id,
         log_cursor=log_cursor,
-    )
-
-
-def lease_view(lease: Lease) -> LeaseView:
-    return LeaseView(
-        status=lease.status,
-        owner=lease.owner,
-        stack=lease.stack,
-        target=lease.target,
-        protected=lease.protected,
-        created_at=lease.created_at,
-        applied_at=lease.applied_at,
-        expires_at=lease.expires_at,
-        status_reason=lease.status_reason,
-        status_changed_at=lease.status_changed_at,
-        last_run_id=lease.last_run_id,
-        attempts=lease.attempts,
     )

@@ -26,24 +26,7 @@ PROJECT = "ephemera-runs"
 
 @pytest.fixture
 def codebuild(moto):  # noqa: ANN201 - a boto3 client
-    iam = moto.client("iam")
-    role = iam.create_role(
-        RoleName="api-runs",
-        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
-    )["Role"]["Arn"]
-    client = moto.client("codebuild")
-    client.create_project(
-        name=PROJECT,
-        source={"type": "S3", "location": "ephemera-source/repo.zip"},
-        artifacts={"type": "NO_ARTIFACTS"},
-        environment={
-            "type": "LINUX_CONTAINER",
-            "image": "aws/codebuild/standard:7.0",
-            "computeType": "BUILD_GENERAL1_SMALL",
-        },
-        serviceRole=role,
-    )
-    return client
+    return moto.codebuild_project(PROJECT)
 
 
 def running(tmp_path: Path, op: str) -> tuple[JobBook, Job]:
