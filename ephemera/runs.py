@@ -9,11 +9,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from ephemera.durations import Clock
 from ephemera.leases import LeaseStore, RunRecord, new_run_id
 from ephemera.project import Project
+
+
+def run_json(run: RunRecord) -> dict[str, Any]:
+    """A run record as `history --json` and the API show it (docs/json.md): its fields,
+    times left as datetimes for the encoder, and how long it took."""
+    took = run.ended_at - run.started_at if run.ended_at else None
+    return {**run.__dict__, "duration_seconds": int(took.total_seconds()) if took else None}
 
 
 def current_actor() -> str:
@@ -53,6 +60,13 @@ class RunLog:
         self.record = replace(self.record, detail=detail)
 
 
+def _why(exc: BaseException) -> str | None:
+    """The first line of an expected failure's message, for the history (the gate's
+    verdict, a failed command); None for anything else."""
+    message = getattr(exc, "message", None)
+    return message.splitlines()[0][:300] if isinstance(message, str) and message else None
+
+
 @contextmanager
 def recorded_run(
     project: Project,
@@ -85,6 +99,7 @@ def recorded_run(
             yield run
         except BaseException as exc:
             result = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-            store.finish_run(replace(run.record, ended_at=clock(), result=result))
+            detail = run.record.detail or _why(exc)
+            store.finish_run(replace(run.record, ended_at=clock(), result=result, detail=detail))
             raise
         store.finish_run(replace(run.record, ended_at=clock(), result="ok"))

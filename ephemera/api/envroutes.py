@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
 
 from ephemera import config
 from ephemera.api import audit
@@ -12,38 +14,49 @@ from ephemera.api.models import (
     CostView,
     EnvDetail,
     EnvList,
+    EnvRow,
     Extended,
     ExtendRequest,
     History,
     LeaseView,
     Outputs,
+    RunRow,
     StateView,
     Validation,
     run_view,
 )
 from ephemera.api.service import ERRORS, EnvPath, Service
-from ephemera.durations import format_remaining, parse_duration
+from ephemera.durations import parse_duration
 from ephemera.errors import EphemeraError, UsageError
 from ephemera.gate import per_hour
 from ephemera.janitor.extend import extend
+from ephemera.leases import DESTROYED
 from ephemera.lifecycle import states
+from ephemera.runs import run_json
 from ephemera.status import status_row, status_rows
 
 router = APIRouter(prefix="/v1/envs", tags=["environments"], responses=ERRORS)
 
 
-@router.get("", response_model=EnvList, summary="every environment: the rows of status --json")
-def list_envs(api: Service, who: Reader) -> EnvList:
-    return EnvList(environments=status_rows(api.project, api.store, api.clock()))
+@router.get("", response_model=EnvList, summary="every environment: status --json")
+def list_envs(
+    api: Service,
+    who: Reader,
+    every: Annotated[bool, Query(alias="all", description="destroyed ones too")] = False,
+) -> EnvList:
+    now = api.clock()
+    rows = [r for r in status_rows(api.project, api.store, now) if every or r.status != DESTROYED]
+    return EnvList(generated_at=now, environments=[EnvRow(**r.to_json(now)) for r in rows])
 
 
 @router.get("/{env}", response_model=EnvDetail, summary="lease, outputs, cost and health")
 def get_env(env: EnvPath, api: Service, who: Reader) -> EnvDetail:
     lease = api.known(env)
+    now = api.clock()
     active = next((j for j in api.book.list(env) if not j.done), None)
     return EnvDetail(
         env=env,
-        row=status_row(api.project, api.store, env, api.clock()),
+        row=EnvRow(**status_row(api.project, api.store, env, now).to_json(now)),
         lease=LeaseView.model_validate(lease, from_attributes=True) if lease else None,
         outputs=lease.outputs if lease else {},
         active_run=run_view(active, api.log_size(active)) if active else None,
@@ -101,7 +114,7 @@ def env_state(env: EnvPath, api: Service, who: Reader) -> StateView:
 @router.get("/{env}/history", response_model=History, summary="runs and audit records")
 def env_history(env: EnvPath, api: Service, who: Reader) -> History:
     api.known(env)
-    return History(env=env, runs=api.store.runs(env))
+    return History(env=env, runs=[RunRow(**run_json(run)) for run in api.store.runs(env)])
 
 
 @router.get("/{env}/audit", response_model=Audit, summary="the changes asked for over HTTP")
@@ -146,5 +159,5 @@ def extend_env(env: EnvPath, body: ExtendRequest, api: Service, who: Caller) -> 
         env=env,
         previous_expires_at=lease.expires_at,
         expires_at=written.expires_at,
-        expires_in=format_remaining(written.expires_at - now),
+        expires_in_seconds=int((written.expires_at - now).total_seconds()),
     )

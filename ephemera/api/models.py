@@ -1,20 +1,25 @@
 """The API's request and response bodies (pydantic): what /v1/openapi.json describes
-and what every response is checked against."""
+and what every response is checked against. Times follow the CLI's JSON rules
+(docs/json.md): ISO-8601 UTC to the second, `Z`; durations in `_seconds`; the rows of
+environments and runs are those of `status --json` and `history --json`."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from ephemera.api.jobs import OPS, STATES, Job
-from ephemera.durations import DURATION_PATTERN
-from ephemera.leases import RunRecord
-from ephemera.status import StatusRow
+from ephemera.durations import DURATION_PATTERN, iso_utc
 
 Op = Literal[OPS]  # type: ignore[valid-type] - plan, deploy, destroy
 State = Literal[STATES]  # type: ignore[valid-type] - queued … canceled
+Time = Annotated[
+    datetime,
+    PlainSerializer(iso_utc, return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time", "example": "2026-12-01T14:57:03Z"}),
+]
 
 
 class Problem(BaseModel):
@@ -60,9 +65,9 @@ class RunView(BaseModel):
     phase: str | None = Field(description="validate, init, plan, gate, apply or destroy")
     progress: Progress
     requested_by: str = Field(description="the name of the token that asked for it")
-    requested_at: datetime
-    started_at: datetime | None
-    ended_at: datetime | None
+    requested_at: Time
+    started_at: Time | None
+    ended_at: Time | None
     counts: Counts | None
     gate: Verdict | None
     cost: Cost | None
@@ -84,23 +89,47 @@ class LeaseView(BaseModel):
     stack: str
     target: str
     protected: bool
-    created_at: datetime
-    applied_at: datetime | None
-    expires_at: datetime | None
+    created_at: Time
+    applied_at: Time | None
+    expires_at: Time | None
     status_reason: str | None
-    status_changed_at: datetime | None
+    status_changed_at: Time | None
     last_run_id: str | None
     attempts: int
 
 
+class EnvRow(BaseModel):
+    """One row of `status --json` (docs/json.md)."""
+
+    env: str
+    status: str = Field(description="not deployed, or the lease's state (docs/lifecycle.md)")
+    stack: str | None
+    target: str | None
+    owner: str | None
+    expires_at: Time | None
+    expires_in_seconds: int | None = Field(description="negative once expired")
+    url: str | None
+    healthy: bool | None = Field(description="probed now; null: not active, or no URL")
+    orphan: bool = Field(description="a live lease whose environment file was deleted")
+    reason: str | None
+    changed_at: Time | None
+    next_attempt_at: Time | None
+    cost_so_far_usd: float | None
+    cost_remaining_usd: float | None
+    holder: str | None = Field(description="the run holding a deploying or destroying lease")
+
+
 class EnvList(BaseModel):
+    """`status --json`, as the CLI prints it."""
+
     format_version: Literal[1] = 1
-    environments: list[StatusRow]
+    generated_at: Time
+    environments: list[EnvRow]
 
 
 class EnvDetail(BaseModel):
     env: str
-    row: StatusRow = Field(description="the environment's row of GET /v1/envs")
+    row: EnvRow = Field(description="the environment's row of GET /v1/envs")
     lease: LeaseView | None
     outputs: dict[str, Any]
     active_run: RunView | None
@@ -144,14 +173,37 @@ class StateView(BaseModel):
     resources: list[Resource]
 
 
-class History(BaseModel):
+class RunRow(BaseModel):
+    """One run of `history --json` (docs/json.md)."""
+
+    id: str
     env: str
-    runs: list[RunRecord]
+    op: str = Field(description="plan, apply, destroy, extend, expire, …, audit:<action>")
+    actor: str
+    commit: str | None
+    started_at: Time
+    ended_at: Time | None
+    duration_seconds: int | None
+    result: str
+    added: int
+    changed: int
+    destroyed: int
+    log_path: str | None
+    detail: str | None
+    client: str | None = Field(description="audit records: the address the request came from")
+
+
+class History(BaseModel):
+    """`history --json`: the env's runs, newest first, audit records among them."""
+
+    format_version: Literal[1] = 1
+    env: str
+    runs: list[RunRow]
 
 
 class AuditRecord(BaseModel):
     id: str
-    at: datetime
+    at: Time
     token: str
     action: str
     env: str
@@ -173,9 +225,9 @@ class ExtendRequest(BaseModel):
 
 class Extended(BaseModel):
     env: str
-    previous_expires_at: datetime | None
-    expires_at: datetime
-    expires_in: str
+    previous_expires_at: Time | None
+    expires_at: Time
+    expires_in_seconds: int
 
 
 class Whoami(BaseModel):

@@ -98,11 +98,11 @@ class Api:
             return 0
 
     def validate(self, env: str) -> dict[str, Any]:
-        """`invoke validate --env X --json` in a child process: validation runs the
+        """`ephemera validate --env X --json` in a child process: validation runs the
         stack's validation blocks through Terraform, which never runs in the server."""
         try:
             result = subprocess.run(
-                cli_argv(self.project, "validate", "--env", env, "--json"),
+                cli_argv("validate", "--env", env, "--json"),
                 cwd=self.project.root,
                 env=cli_env(self.project),
                 stdin=subprocess.DEVNULL,

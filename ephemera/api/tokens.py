@@ -60,9 +60,9 @@ class Token:
             "id": self.id,
             "name": self.name,
             "scopes": list(self.scopes),
-            "created_at": self.created_at.isoformat(),
+            "created_at": self.created_at,
             "created_by": self.created_by,
-            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+            "revoked_at": self.revoked_at,
         }
 
 

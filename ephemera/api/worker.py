@@ -1,8 +1,8 @@
 """The bounded pool that runs the API's runs, and the local launcher.
 
 A few worker threads take runs off one queue; none of them, and no request thread,
-runs Terraform: the local launcher starts the CLI itself (`invoke deploy --env X`, as a
-person would) in a child process of its own session, with the run id the API handed
+runs Terraform: the local launcher starts the CLI itself (`ephemera deploy X --yes`, as
+a person would) in a child process of its own session, with the run id the API handed
 out (EPHEMERA_RUN_ID), the token's name as the actor and a pipe for the lifecycle's
 events (EPHEMERA_EVENTS_FD). So a run takes the same operation lock and writes the same
 run record as the CLI. Its output goes to the run's console log.
@@ -38,10 +38,8 @@ from ephemera.api.jobs import (
     Job,
     JobBook,
 )
-from ephemera.errors import UsageError, tail
+from ephemera.errors import tail
 from ephemera.project import Project
-
-CHECKOUT = Path(__file__).resolve().parents[2]  # where tasks.py is, in a checkout
 
 
 @dataclass(frozen=True)
@@ -70,17 +68,9 @@ def append_log(path: Path, text: str) -> None:
         os.close(descriptor)
 
 
-def tasks_root(project: Project) -> Path:
-    """The folder of the tasks.py the child runs: the project's, else this checkout's."""
-    for root in (project.root, CHECKOUT):
-        if (root / "tasks.py").is_file():
-            return root
-    raise UsageError(f"serve: no tasks.py in {project.root} or {CHECKOUT}: cannot start runs")
-
-
-def cli_argv(project: Project, *args: str) -> list[str]:
-    """The command line of `invoke <args>`, the CLI, for this project."""
-    return [sys.executable, "-m", "invoke", "--search-root", str(tasks_root(project)), *args]
+def cli_argv(*args: str) -> list[str]:
+    """The command line of `ephemera <args>`, on this interpreter."""
+    return [sys.executable, "-m", "ephemera.cli", *args]
 
 
 def cli_env(project: Project, **extra: str) -> dict[str, str]:
@@ -97,11 +87,12 @@ class LocalLauncher:
         self.project = project
         self.grace = grace
         self.poll = poll
-        tasks_root(project)  # fail at start, not at the first run
 
     def argv(self, job: Job) -> list[str]:
-        confirm = ["--yes"] if job.op == "destroy" else []
-        return cli_argv(self.project, job.op, "--env", job.env, *confirm)
+        """`ephemera <op> <env>`; a deploy or destroy with --yes: the request of a token
+        with that scope is the confirmation a terminal would ask for."""
+        confirm = [] if job.op == "plan" else ["--yes"]
+        return cli_argv(job.op, job.env, *confirm)
 
     def environment(self, job: Job, events_fd: int) -> dict[str, str]:
         return cli_env(

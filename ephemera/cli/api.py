@@ -6,7 +6,7 @@ from __future__ import annotations
 from ephemera import session
 from ephemera.api import server
 from ephemera.api.tokens import parse_scopes
-from ephemera.cli.commands import parse_count, print_json
+from ephemera.cli.output import print_json
 from ephemera.errors import UsageError
 from ephemera.project import Project
 from ephemera.runs import current_actor
@@ -14,20 +14,19 @@ from ephemera.runs import current_actor
 
 def serve(
     host: str = "127.0.0.1",
-    port_text: str = "8780",
-    workers_text: str = "2",
+    port: int = 8780,
+    workers: int = 2,
     dispatch: str = "local",
     codebuild_project: str = "",
 ) -> None:
     """The API and dashboard until Ctrl-C; runs go to the local pool or to CodeBuild."""
     ctx = session.context()
-    port = parse_count("--port", port_text, allow_empty=False)
-    if port is None or port > 65535:
-        raise UsageError(f"--port: expected 0 to 65535, got {port_text!r}")
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port: expected 0 to 65535, got {port}")
     settings = server.Settings(
         host=host or "127.0.0.1",
         port=port,
-        workers=parse_count("--workers", workers_text, allow_empty=False) or 0,
+        workers=workers,
         dispatch=dispatch,
         codebuild_project=codebuild_project or None,
     )
@@ -60,7 +59,7 @@ def token_create(name: str, scopes_text: str, as_json: bool = False) -> None:
 def token_list(as_json: bool = False) -> None:
     tokens = server.tokens_for(_project()).list()
     if as_json:
-        print_json({"format_version": 1, "tokens": [t.public() for t in tokens]})
+        print_json({"tokens": [t.public() for t in tokens]})
         return
     if not tokens:
         print("no API tokens (invoke token-create --name NAME --scopes read,…)")

@@ -11,7 +11,7 @@ import random
 import time
 from datetime import datetime, timedelta
 
-from ephemera.durations import format_remaining, format_when
+from ephemera.durations import format_remaining, format_when, iso_utc
 from ephemera.errors import EphemeraError, UsageError
 from ephemera.janitor.ladder import rearmed
 from ephemera.leases.base import (
@@ -139,7 +139,7 @@ def _record(
     new: datetime,
     reason: str,
 ) -> None:
-    detail = f"{format_when(old)} → {format_when(new)}"
+    detail = f"expiry {iso_utc(old)} → {iso_utc(new)}"
     if reason:
         detail += f", {reason}"
     store.add_run(

@@ -4,7 +4,9 @@ goes, who hears its events), and the Terraform runner of an environment."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +45,18 @@ class Context:
     def phase(self, name: str) -> None:
         assert name in PHASES, name
         self.events("phase", {"phase": name})
+
+    @contextmanager
+    def step(self, env: str, title: str, phase: str | None = None) -> Iterator[None]:
+        """`==> env: title`, then how long it took: a long step (init, checkov's start,
+        an apply) says what it is doing and when it is done. `phase`: the lifecycle
+        phase it starts, told to `events`."""
+        if phase is not None:
+            self.phase(phase)
+        self.say(f"==> {env}: {title}")
+        started = time.monotonic()
+        yield
+        self.say(f"    {title}: done in {time.monotonic() - started:.1f} s")
 
 
 def terraform_for(ctx: Context, env_name: str) -> Terraform:

@@ -8,6 +8,7 @@ expiry, so the janitor destroys whatever the apply created.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -42,11 +43,16 @@ class DeployResult:
     applied: bool
 
 
-def deploy(ctx: Context, name: str) -> DeployResult:
+Confirm = Callable[[Environment, PlanSummary, "gate.GateResult"], None]
+
+
+def deploy(ctx: Context, name: str, confirm: Confirm | None = None) -> DeployResult:
     """Plan, pass the gate, apply the saved plan, and create or renew the lease.
 
     Under the environment's operation lock. An environment whose health check fails
-    has its runtime (the stack's `runtime` resource) replaced, keeping its expiry."""
+    has its runtime (the stack's `runtime` resource) replaced, keeping its expiry.
+    `confirm` is asked once the gate has passed, before a plan with changes is applied;
+    it raises to stop (nothing applied, the lease untouched)."""
     config.check_environment_name(ctx.project, name)
     with operation(ctx, name, "deploy", run_op="apply") as holder:
         env, rendered = prepare(ctx, name)
@@ -55,7 +61,10 @@ def deploy(ctx: Context, name: str) -> DeployResult:
             init(ctx, rendered, run.log)
             summary = make_plan(ctx, rendered, run.log, replace=repair)
             run.counts(summary.added, summary.changed, summary.destroyed)
-            gate.enforce(env, run_gate(ctx, env, summary))
+            checked = run_gate(ctx, env, summary)
+            gate.enforce(env, checked)
+            if confirm is not None and summary.has_changes:
+                confirm(env, summary, checked)
             keep_expiry = bool(repair)
             _mark_deploying(ctx, env, run, holder, keep_expiry)
             if summary.has_changes:
@@ -97,8 +106,11 @@ def apply_saved_plan(ctx: Context, rendered: Rendered, run: RunLog) -> None:
             f"{rendered.env}: the rendered inputs changed after the plan was made; "
             "run the deploy again to plan them"
         )
-    ctx.phase("apply")
-    ctx.say(f"==> {rendered.env}: terraform apply")
+    with ctx.step(rendered.env, "terraform apply", phase="apply"):
+        _apply_plan(ctx, rendered, run)
+
+
+def _apply_plan(ctx: Context, rendered: Rendered, run: RunLog) -> None:
     terraform_for(ctx, rendered.env).run(
         ["apply", "-input=false", "-no-color", "-auto-approve", str(rendered.work_dir / PLAN_FILE)],
         cwd=rendered.root_dir,

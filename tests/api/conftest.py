@@ -1,5 +1,5 @@
-"""A real `invoke serve` on a throw-away project and a free loopback port, driven over
-real HTTP with tokens made by the real `invoke token-create`."""
+"""A real `ephemera serve` on a throw-away project and a free loopback port, driven over
+real HTTP with tokens made by the real `ephemera token create`."""
 
 from __future__ import annotations
 
@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import REPO_ROOT, free_port
-from tests.integration.conftest import INVOKE, Cli, make_project
+from tests.conftest import free_port
+from tests.integration.conftest import EPHEMERA, Cli, make_project
+from tests.support.jsondocs import checked
 
 ALL_SCOPES = "read,plan,deploy,destroy,extend"
 
@@ -41,10 +42,11 @@ class Served:
     demo_port: int = 0  # where a test's local-demo listens
 
     def token(self, name: str, scopes: str) -> str:
-        """A token made by the CLI, as a person would (`invoke token-create`)."""
-        made = self.cli.invoke("token-create", "--name", name, "--scopes", scopes, "--json")
+        """A token made by the CLI, as a person would (`ephemera token create`); its JSON
+        is the documented one."""
+        made = self.cli.ephemera("token", "create", "--name", name, "--scopes", scopes, "--json")
         assert made.returncode == 0, made.stderr
-        self.tokens[name] = json.loads(made.stdout)["token"]
+        self.tokens[name] = checked("token-create --json", made.stdout)["token"]
         return self.tokens[name]
 
     def call(
@@ -90,12 +92,12 @@ class Served:
 
 
 def start_server(cli: Cli, **extra_env: str) -> Served:
-    """`invoke serve` on a free port (its output in <project>/serve.log); returns once
+    """`ephemera serve` on a free port (its output in <project>/serve.log); returns once
     its OpenAPI document answers."""
     port = free_port()
     with (cli.root / "serve.log").open("w") as log:
         process = subprocess.Popen(
-            [INVOKE, "--search-root", str(REPO_ROOT), "serve", "--port", str(port)],
+            [EPHEMERA, "serve", "--port", str(port)],
             cwd=cli.root,
             env=cli.env(**extra_env),
             stdin=subprocess.DEVNULL,

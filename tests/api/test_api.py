@@ -20,6 +20,7 @@ from ephemera.leases.oplock import acquire, release
 from tests.api.conftest import ALL_SCOPES, Served, serving
 from tests.conftest import free_port
 from tests.integration.conftest import demo_env
+from tests.support.jsondocs import checked
 
 pytestmark = pytest.mark.integration
 BAD_ENV = "name: bad-env\nstack: local-mock-api\ntarget: local\nowner: nobody\nttl: 8h\n"
@@ -74,8 +75,13 @@ def test_a_read_only_token_reads_but_a_destroy_is_403_and_audited(served: Served
     denied = [(r["token"], r["action"], r["result"], r["client"]) for r in records]
     assert ("viewer", "destroy", "denied", "127.0.0.1") in denied
     assert ("viewer", "extend", "denied", "127.0.0.1") in denied
-    history = served.cli.invoke("history", "--env", "local-demo")
-    assert "audit:destroy" in history.stdout and "viewer" in history.stdout
+    history = checked(
+        "history --json", served.cli.ephemera("history", "local-demo", "--json").stdout
+    )
+    audited = [(r["op"], r["actor"], r["result"], r["client"]) for r in history["runs"]]
+    assert ("audit:destroy", "viewer", "denied", "127.0.0.1") in audited
+    table = served.cli.ephemera("history", "local-demo", COLUMNS="200").stdout
+    assert "audit:destroy" in table and "viewer" in table
 
 
 def test_a_revoked_token_is_401_at_once(served: Served) -> None:
@@ -84,11 +90,11 @@ def test_a_revoked_token_is_401_at_once(served: Served) -> None:
         "name": "short-lived",
         "scopes": ["read"],
     }
-    revoked = served.cli.invoke("token-revoke", "--name", "short-lived")
+    revoked = served.cli.ephemera("token", "revoke", "--name", "short-lived")
     assert revoked.returncode == 0, revoked.stderr
     assert served.call("GET", "/v1/whoami", token).status == 401
-    listed = served.cli.invoke("token-list", "--json")
-    names = {t["name"]: t["revoked_at"] for t in json.loads(listed.stdout)["tokens"]}
+    listed = checked("token-list --json", served.cli.ephemera("token-list", "--json").stdout)
+    names = {t["name"]: t["revoked_at"] for t in listed["tokens"]}
     assert names["short-lived"] is not None and names["admin"] is None
 
 
@@ -98,7 +104,7 @@ def test_tokens_are_stored_only_as_salted_hashes(served: Served) -> None:
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     for token in served.tokens.values():
         assert token not in text and token.rsplit("_", 1)[1] not in text
-    assert "token" not in served.cli.invoke("token-list").stdout.replace("tokens", "")
+    assert "eph_" not in served.cli.ephemera("token-list").stdout
 
 
 # -- validation, limits, unknown names ------------------------------------------------------
@@ -211,6 +217,13 @@ def test_deploy_follow_extend_and_destroy_through_the_api(served: Served) -> Non
     audit = served.call("GET", "/v1/envs/local-demo/audit", admin).json()["records"]
     assert any(r["action"] == "deploy" and r["detail"] == f"run {run_id}" for r in audit)
 
+    # what the API lists is what `status --json` and `history --json` print, same schema
+    listed = checked("status --json", served.call("GET", "/v1/envs", admin).text)
+    cli_rows = served.cli.rows()
+    assert [r["env"] for r in listed["environments"]] == [r["env"] for r in cli_rows]
+    assert {r["env"]: r["status"] for r in listed["environments"]}["local-demo"] == "active"
+    checked("history --json", served.call("GET", "/v1/envs/local-demo/history", admin).text)
+
     detail = served.call("GET", "/v1/envs/local-demo", admin).json()
     assert detail["row"]["status"] == "active" and detail["row"]["healthy"] is True
     assert detail["outputs"]["url"] == f"http://127.0.0.1:{port}" and detail["active_run"] is None
@@ -241,7 +254,8 @@ def _extend(served: Served, admin: str) -> None:
     assert extended.status == 200, extended.text
     after = datetime.fromisoformat(extended.json()["expires_at"])
     assert after - before == timedelta(hours=4)
-    assert store(served).get("local-demo").expires_at == after
+    assert store(served).get("local-demo").expires_at.replace(microsecond=0) == after
+    assert 4 * 3600 < extended.json()["expires_in_seconds"] <= 12 * 3600
     refused = served.call("POST", "/v1/envs/local-demo/extend", admin, {"duration": "9d"})
     assert refused.status == 409 and "max_ttl" in refused.json()["detail"]
     assert (

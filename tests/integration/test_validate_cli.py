@@ -58,25 +58,25 @@ def test_one_env_is_validated_with_env(cli: Cli, port: int):
 
 
 def test_validate_json_carries_every_problem_for_scripts(cli: Cli):
-    import json
+    from tests.support.jsondocs import checked
 
     cli.write_env("wrong-type", BAD_FILES["wrong-type"])
     cli.write_env("local-demo", demo_env(9010))
-    bad = cli.invoke("validate", "--json")
+    bad = cli.ephemera("validate", "--json")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
-    verdict = json.loads(bad.stdout)
-    assert verdict["format_version"] == 1 and verdict["valid"] is False
+    verdict = checked("validate --json", bad.stdout)
+    assert verdict["valid"] is False
     assert {"file": "environments/wrong-type.yaml", "line": 5, "key": "ttl"}.items() <= (
         verdict["problems"][0].items()
     )
-    good = cli.invoke("validate", "--env", "local-demo", "--json")
+    good = cli.ephemera("validate", "local-demo", "--json")
     assert good.returncode == 0, good.stderr
-    assert json.loads(good.stdout) == {
+    assert checked("validate --json", good.stdout) == {
         "format_version": 1,
         "valid": True,
         "environments": ["local-demo"],
         "problems": [],
         "error": None,
     }
-    unknown = json.loads(cli.invoke("validate", "--env", "nope", "--json").stdout)
+    unknown = checked("validate --json", cli.ephemera("validate", "nope", "--json").stdout)
     assert unknown["valid"] is False and "unknown environment 'nope'" in unknown["error"]

@@ -91,6 +91,18 @@ function money(value) {
   return value === null || value === undefined ? "-" : `$${Number(value).toFixed(2)}`;
 }
 
+// "7h 59m", "2d 3h", "12m", "expired 5m ago": durations.format_remaining, for people.
+function remaining(seconds) {
+  if (seconds === null || seconds === undefined) return "-";
+  if (seconds < 0) return `expired ${remaining(-seconds)} ago`;
+  const days = Math.floor(seconds / 86400);
+  const hours = Math.floor((seconds % 86400) / 3600);
+  const minutes = Math.floor((seconds % 3600) / 60);
+  if (days) return `${days}d ${hours}h`;
+  if (hours) return `${hours}h ${minutes}m`;
+  return `${minutes}m`;
+}
+
 function isLink(value) {
   return typeof value === "string" && /^https?:\/\/[^\s]+$/.test(value);
 }
@@ -117,7 +129,7 @@ function timeLeftCell(row, env, detail) {
   meter.title = `expires ${env.expires_at}`;
   const text = document.createElement("span");
   text.className = "expires-in";
-  text.textContent = env.expires_in;
+  text.textContent = remaining(env.expires_in_seconds);
   td.append(meter, text);
 }
 
@@ -154,7 +166,7 @@ function actionsCell(row, env) {
 }
 
 async function renderEnvs() {
-  const listing = await api("/v1/envs");
+  const listing = await api("/v1/envs?all=1");
   const details = {};
   await Promise.all(
     listing.environments
@@ -189,7 +201,7 @@ async function extend(env, duration) {
       method: "POST",
       body: { duration, reason: "extended from the dashboard" },
     });
-    say(`${env}: extended by ${duration}; expires in ${done.expires_in}`);
+    say(`${env}: extended by ${duration}; expires in ${remaining(done.expires_in_seconds)}`);
   } catch (error) {
     if (error.status !== 401) say(`${env}: ${error.message}`, true);
   }
