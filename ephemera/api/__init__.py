@@ -1,4 +1,4 @@
-"""The provisioning API and dashboard (`invoke serve`): the same lifecycle over HTTP.
+"""The provisioning API and dashboard (`ephemera serve`): the same lifecycle over HTTP.
 
 tokens     bearer tokens: created once, kept as a salted scrypt hash, scopes
 auth       who asks (401 without a valid token) and may it read (403)

@@ -14,7 +14,7 @@ from ephemera.api.tokens import Token
 bearer = HTTPBearer(
     auto_error=False,
     scheme_name="token",
-    description="A token from `invoke token-create --name … --scopes …`",
+    description="A token from `ephemera token create --name … --scopes …`",
 )
 UNAUTHORIZED = {"WWW-Authenticate": 'Bearer realm="ephemera"'}
 

@@ -75,7 +75,7 @@ def serve(api: Api, settings: Settings, announce: Any = print) -> None:
     sock = bind_socket(settings.host, settings.port, where, ("--host", "--port"))
     port = sock.getsockname()[1]
     if not api.tokens.list():
-        announce("no API token yet: create one with invoke token-create --name NAME --scopes …")
+        announce("no API token yet: create one with ephemera token create --name NAME --scopes …")
     announce(f"ephemera API and dashboard on http://{format_host(settings.host)}:{port}/")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     server = uvicorn.Server(

@@ -128,7 +128,7 @@ class TokenStore:
             if any(t.name == name and t.active for t in tokens.values()):
                 raise UsageError(
                     f"token create: a token named {name!r} exists; revoke it first "
-                    "(token-revoke --name …) or choose another name"
+                    "(ephemera token revoke --name …) or choose another name"
                 )
             tokens[token.id] = token
         return token, f"{PREFIX}{token.id}_{secret}"
@@ -138,7 +138,9 @@ class TokenStore:
         with self._locked() as tokens:
             found = [t for t in tokens.values() if t.active and name in (t.name, t.id)]
             if not found:
-                raise UsageError(f"token revoke: no active token named {name!r} (token-list)")
+                raise UsageError(
+                    f"token revoke: no active token named {name!r} (ephemera token list)"
+                )
             revoked = replace(found[0], revoked_at=now)
             tokens[revoked.id] = revoked
         return revoked

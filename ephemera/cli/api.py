@@ -62,7 +62,7 @@ def token_list(as_json: bool = False) -> None:
         print_json({"tokens": [t.public() for t in tokens]})
         return
     if not tokens:
-        print("no API tokens (invoke token-create --name NAME --scopes read,…)")
+        print("no API tokens (ephemera token create --name NAME --scopes read,…)")
     for token in tokens:
         state = f"revoked {token.revoked_at:%Y-%m-%d %H:%M}" if token.revoked_at else "active"
         created = f"{token.created_at:%Y-%m-%d %H:%M}"

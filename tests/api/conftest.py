@@ -117,7 +117,7 @@ def start_server(cli: Cli, **extra_env: str) -> Served:
                 process.kill()
                 process.wait()
                 log_text = (cli.root / "serve.log").read_text()
-                raise RuntimeError(f"invoke serve did not start:\n{log_text}") from None
+                raise RuntimeError(f"ephemera serve did not start:\n{log_text}") from None
             time.sleep(0.1)
 
 

@@ -1,4 +1,4 @@
-"""The provisioning API for real: `invoke serve`, tokens from `invoke token-create`,
+"""The provisioning API for real: `ephemera serve`, tokens from `ephemera token create`,
 curl-like requests over loopback HTTP, runs that are the CLI in child processes
 (embedded Terraform, the local mock API), the same lease store and run records."""
 

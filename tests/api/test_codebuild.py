@@ -74,7 +74,7 @@ def test_cancel_stops_the_build(codebuild, tmp_path: Path) -> None:
 
 
 def test_serve_with_dispatch_codebuild_sends_runs_to_builds(codebuild, tmp_path: Path) -> None:
-    """The wiring of `invoke serve --dispatch codebuild`: a booked run goes through the
+    """The wiring of `ephemera serve --dispatch codebuild`: a booked run goes through the
     pool to CodeBuild, not to a local child, and is audited like any other."""
     project = Project(root=REPO_ROOT, home=tmp_path / "home")
     settings = server.Settings(dispatch="codebuild", codebuild_project=PROJECT, workers=1)

@@ -1,6 +1,6 @@
 """The dashboard in a real browser: Debian's headless chromium, driven by playwright-core
 (tools/playwright, installed by the Makefile; no browser is downloaded), against a real
-`invoke serve` whose environment was deployed through the API. The page lists it, and an
+`ephemera serve` whose environment was deployed through the API. The page lists it, and an
 Extend click moves its expiry in the lease store."""
 
 from __future__ import annotations
