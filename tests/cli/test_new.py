@@ -110,12 +110,15 @@ def test_new_refuses_to_write_what_was_not_confirmed(cli: Cli) -> None:
 
 def test_new_from_flags_only(cli: Cli) -> None:
     args = ["new", "--stack", "local-mock-api", "--name", "scripted", "--owner", "ci@example.com"]
-    sets = ["--set", "expectations_file=expectations/local-demo.json", "--set", "port=18080"]
-    made = cli.ephemera(*args, *sets, "--ttl", "30m", "--yes")
+    port = free_port()
+    sets = ["--set", "expectations_file=expectations/local-demo.json", "--set", f"port={port}"]
+    made = cli.ephemera(*args, *sets, "--ttl", "30m", "--yes", "--deploy")
     assert made.returncode == 0, made.stderr
     written = yaml.safe_load((cli.root / "environments" / "scripted.yaml").read_text())
-    assert written["ttl"] == "30m" and written["variables"]["port"] == 18080
+    assert written["ttl"] == "30m" and written["variables"]["port"] == port
+    assert "scripted is active." in made.stdout and f"http://127.0.0.1:{port}" in made.stdout
     assert cli.ephemera("validate", "scripted").returncode == 0
+    assert cli.ephemera("destroy", "scripted", "--yes").returncode == 0
 
     missing = cli.ephemera("new", "--stack", "local-mock-api", "--name", "other")
     assert missing.returncode == 2 and "--owner is required without a terminal" in missing.stderr
