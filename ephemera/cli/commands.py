@@ -12,6 +12,7 @@ import json
 import sys
 from dataclasses import asdict
 from datetime import timedelta
+from typing import Any
 
 from ephemera import config, lifecycle, session
 from ephemera.cli import tables
@@ -112,13 +113,14 @@ def _confirmation(yes: bool):  # noqa: ANN202 - lifecycle.Confirm
     return confirm
 
 
-def new(*answers: object) -> None:
-    """`ephemera new` (ephemera.cli.new), then the deploy it was asked for."""
+def new(settings: tuple[Any, ...], yes: bool = False, then_deploy: bool = False) -> None:
+    """`ephemera new` (ephemera.cli.new: `settings` are its flags), then the deploy it
+    was asked for (which, with `yes`, does not ask again)."""
     from ephemera.cli.new import new as write_new
 
-    name = write_new(*answers)  # type: ignore[arg-type]
+    name = write_new(*settings, yes=yes, then_deploy=then_deploy)
     if name:
-        deploy(name, yes=bool(answers[8]))
+        deploy(name, yes=yes)
 
 
 def destroy(env: str, yes: bool = False) -> None:

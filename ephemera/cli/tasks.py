@@ -107,8 +107,8 @@ def new(
     """Create an environment file, asking for each setting; then offer to deploy it."""
     from ephemera.cli import commands
 
-    args = (stack, name, owner, ttl, target, region, email, set or [], yes, deploy)
-    _run(commands.new, *args)
+    settings = (stack, name, owner, ttl, target, region, email, set or [])
+    _run(commands.new, settings, yes, deploy)
 
 
 @task(

@@ -40,20 +40,15 @@ class Cli:
         return variables
 
     def invoke(self, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [INVOKE, "--search-root", str(REPO_ROOT), *args],
-            cwd=self.root,
-            env=self.env(**extra),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=240,
-        )
+        return self._run([INVOKE, "--search-root", str(REPO_ROOT), *args], extra)
 
     def ephemera(self, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
         """The `ephemera` console script, run in the project."""
+        return self._run([EPHEMERA, *args], extra)
+
+    def _run(self, argv: list[str], extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [EPHEMERA, *args],
+            argv,
             cwd=self.root,
             env=self.env(**extra),
             stdin=subprocess.DEVNULL,
