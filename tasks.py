@@ -209,21 +209,16 @@ def policy_scan(c: Context, path: str = "") -> None:
         "head": "head revision (default HEAD, which must be checked out)",
         "jobs": "environments planned in parallel",
         "output": "where to write the comment (default plan-comment.md)",
-        "matrix": "print a GitHub Actions matrix of the affected environments instead",
     },
 )
 def ci_plan(
-    c: Context,
-    base: str = "",
-    head: str = "HEAD",
-    jobs: str = "4",
-    output: str = "",
-    matrix: bool = False,
+    c: Context, base: str = "", head: str = "HEAD", jobs: str = "4", output: str = ""
 ) -> None:
-    """Plan the environments a change affects; write plan-comment.md (exit 1 on failures)."""
+    """Plan the environments a change affects; write plan-comment.md (exit 1 on failures);
+    with EPHEMERA_PLAN_KEY, keep each plan sealed for the apply on merge."""
     from ephemera.cli import commands
 
-    _run(commands.ci_plan, base, head, jobs, output, matrix)
+    _run(commands.ci_plan, base, head, jobs, output)
 
 
 @task(

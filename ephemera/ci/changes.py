@@ -42,14 +42,16 @@ from ephemera.errors import EphemeraError, Problem, ValidationError
 from ephemera.project import Project
 
 CREATE, UPDATE, DESTROY = "create", "update", "destroy"
-ACTIONS = (CREATE, UPDATE, DESTROY)
+GATE = "gate"  # only the gate's inputs changed (ephemera.ci.gateinputs): gated, not applied
+ACTIONS = (CREATE, UPDATE, DESTROY, GATE)
 
 
 @dataclass(frozen=True)
 class Change:
     """One affected environment.
 
-    `action`: create (file added), update (inputs changed), destroy (file deleted).
+    `action`: create (file added), update (inputs changed), destroy (file deleted),
+    gate (only the gate's inputs changed).
     `problems`: the validation problems at head (non-empty: the environment is
     invalid at head and cannot be planned or applied). `not_planned`: why CI neither
     plans nor applies it (its target), "" when it does.

@@ -384,11 +384,11 @@ def policy_scan(path: str = "") -> None:
         raise EphemeraError(f"policy-scan: {len(result.failed)} check(s) failed")
 
 
-def ci_plan(base: str, head: str, jobs_text: str, output: str, matrix: bool) -> int:
+def ci_plan(base: str, head: str, jobs_text: str, output: str) -> int:
     from ephemera import ci
 
     jobs = parse_count("--jobs", jobs_text, allow_empty=False) or 1
-    return ci.plan_command(base, head, jobs, output, matrix)
+    return ci.plan_command(base, head, jobs, output)
 
 
 def ci_apply(base: str, head: str, env: str) -> int:

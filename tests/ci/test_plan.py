@@ -9,6 +9,7 @@ integration test runs real Terraform (terraform_data stacks) and real checkov.
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -17,12 +18,13 @@ from typing import Any
 import pytest
 
 from ephemera import ci
+from ephemera.ci import changes, saved, targets
 from ephemera.ci.comment import MARKER, NO_CHANGES
-from ephemera.ci.plan import InitLocks
+from ephemera.ci.planrun import InitLocks
 from ephemera.errors import UsageError
 from tests.fixtures.ci.builder import FixtureRepo, api_text, make_repo, svc_text
 
-from .helpers import FakeTerraform, edit, real_checkov, run_plan, table_rows
+from .helpers import PLAN_KEY, FakeTerraform, edit, real_checkov, run_plan, table_rows
 
 # -------------------------------------------------------------- unit tests
 
@@ -74,48 +76,87 @@ def test_init_locks_serialize_per_stack_and_the_first_init_globally() -> None:
 
 
 def test_ci_plan_orchestration(repo: FixtureRepo, monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = FakeTerraform(failing_policy={"api-02"}).install(monkeypatch)
+    fake = FakeTerraform(failing_policy={"svc-02"}).install(monkeypatch)
     base = repo.git("rev-parse", "HEAD")
     edit(repo, "templates/terraform.tfvars.j2", "Do not edit", "Never edit")  # all 12
+    repo.write("environments/svc-10.yaml", svc_text("svc-10", 10, aws=True))  # another stack
+    text = repo.read("environments/svc-10.yaml").replace("ci-fixture", "ci-fixture-two")
+    repo.write("environments/svc-10.yaml", text)
+    shutil.copytree(
+        repo.path("terraform/stacks/ci-fixture"), repo.path("terraform/stacks/ci-fixture-two")
+    )
     repo.remove("environments/svc-05.yaml")
     repo.commit()
     code, emitted, comment = run_plan(repo, base, jobs=4)
 
-    assert code == 1  # api-02 failed the policy gate
+    assert code == 1  # svc-02 failed the policy gate
     # init never ran twice at once for one stack, but different stacks overlapped.
-    assert dict(fake.max_active) == {"ci-fixture": 1, "local-mock-api": 1}
+    assert dict(fake.max_active) == {"ci-fixture": 1, "ci-fixture-two": 1}
     assert fake.max_total == 2
-    # One batched policy call over every plan.
+    # One batched policy call over every plan: the aws environments; the local ones
+    # (api-NN) are validated and not planned.
     assert len(fake.policy_calls) == 1
-    assert sorted(fake.policy_calls[0]) == sorted(
-        [*(f"svc-{i:02d}" for i in range(5)), *(f"api-{i:02d}" for i in range(6))]
-    )
+    assert sorted(fake.policy_calls[0]) == [*(f"svc-{i:02d}" for i in range(5)), "svc-10"]
     # Each environment's output is one block holding only its own lines.
     blocks = [b for b in emitted if b.startswith("----- ") and "policy gate" not in b]
-    assert len(blocks) == 11
+    assert len(blocks) == 12
     for block in blocks:
         env = block.split()[1]
         body = block.splitlines()[1:-1]
+        if env.startswith("api-"):
+            assert body == [f"==> {env}: {targets.LOCAL}"], block
+            continue
         assert body and all(line.startswith(env + " ") for line in body), block
         assert [line for line in body if " init " in line] == [f"{env} init {i}" for i in range(4)]
-    # The comment: every environment, the failure, the destroy.
+    # The comment: every environment, the failure, the destroy, the local rows.
     rows = table_rows(comment)
-    assert len(rows) == 12
-    assert "❌ failed: CKV_EPH_6" in rows["api-02"]
+    assert len(rows) == 13
+    assert "❌ failed: CKV_EPH_6" in rows["svc-02"]
     assert "+2 ~1 -0" in rows["svc-00"] and "✅ passed" in rows["svc-00"]
     assert "**destroy**" in rows["svc-05"]
+    assert f"⏭️ {targets.LOCAL}" in rows["api-03"] and "| — |" in rows["api-03"]
     assert comment.startswith(MARKER)
-    # Artifacts: text and JSON, never the saved plan.
+    assert "not kept for the merge (no EPHEMERA_PLAN_KEY)" in comment
+    # Artifacts: text and JSON, never the saved plan; without a key nothing is kept.
     ci_dir = repo.root / ".ephemera" / "ci"
     names = {p.name for p in ci_dir.iterdir()}
     assert {"results.json", "plan-comment.md", "svc-00.plan.txt", "svc-00.json"} <= names
     assert not any(n.endswith(".bin") or n == "plan.json" for n in names)
+    assert list((repo.root / ".ephemera" / "ci-saved").iterdir()) == []
     results = json.loads((ci_dir / "results.json").read_text())
     assert results["head"] == repo.git("rev-parse", "HEAD")
     by_env = {r["env"]: r for r in results["environments"]}
-    assert by_env["api-02"]["failed"] is True
-    assert by_env["api-02"]["policy"]["failed"][0]["check_id"] == "CKV_EPH_6"
+    assert by_env["svc-02"]["failed"] is True
+    assert by_env["svc-02"]["policy"]["failed"][0]["check_id"] == "CKV_EPH_6"
     assert by_env["svc-05"]["action"] == "destroy"
+    assert by_env["api-01"]["not_planned"] == targets.LOCAL and not by_env["api-01"]["failed"]
+
+
+def test_ci_plan_seals_each_plan_with_its_fingerprint_and_serial(
+    repo: FixtureRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeTerraform().install(monkeypatch)
+    base = repo.git("rev-parse", "HEAD")
+    edit(repo, "environments/svc-01.yaml", "ttl: 4h", "ttl: 2h")
+    edit(repo, "environments/api-01.yaml", "ttl: 8h", "ttl: 2h")
+    head = repo.commit()
+    code, _, comment = run_plan(repo, base, environ=PLAN_KEY)
+    assert code == 0
+    assert "Each plan is kept, sealed, for the apply on merge" in comment
+    kept = repo.root / ".ephemera" / "ci-saved"
+    assert sorted(p.name for p in kept.iterdir()) == ["svc-01.plan.enc"]  # never a local one
+    sealed = (kept / "svc-01.plan.enc").read_bytes()
+    assert b"binary plan" not in sealed
+    plan = saved.read(kept, "svc-01", saved.require_key(PLAN_KEY))
+    assert plan is not None and plan.plan == b"binary plan"
+    assert (plan.commit, plan.state, plan.root) == (
+        head,
+        saved.StateVersion(fake.serial, "fake-lineage"),
+        str(repo.root),
+    )
+    fingerprint = changes.fingerprint_revision(repo.root, head).fingerprints["svc-01"].digest
+    assert plan.fingerprint == fingerprint
+    assert (kept / "svc-01.plan.enc").stat().st_mode & 0o077 == 0
 
 
 def test_ci_plan_passes_and_groups_for_github(
@@ -201,16 +242,7 @@ def test_ci_plan_needs_head_checked_out(repo: FixtureRepo) -> None:
         ci.ci_plan(repo.root, base, "main", emit=lambda _: None)
 
 
-def test_plan_command_matrix(repo: FixtureRepo, monkeypatch: pytest.MonkeyPatch) -> None:
-    import io
-
-    base = repo.git("rev-parse", "HEAD")
-    repo.remove("environments/api-01.yaml")
-    repo.commit()
-    monkeypatch.setenv("EPHEMERA_ROOT", str(repo.root))
-    out = io.StringIO()
-    assert ci.plan_command(base, matrix=True, out=out) == 0
-    assert json.loads(out.getvalue()) == {"include": [{"env": "api-01", "action": "destroy"}]}
+def test_plan_command_needs_a_base() -> None:
     with pytest.raises(UsageError, match="missing --base"):
         ci.plan_command("")
 
