@@ -66,7 +66,7 @@ def gate_changes(head: Revision, affected: list[Change], changed: list[str]) -> 
             head.stacks.get(name, ""),
             f"gate inputs changed: {shown}",
             target=head.targets.get(name, ""),
-        )  # fmt: skip
+        )
         for name in sorted(head.fingerprints)
         if name not in seen and name not in head.invalid and not head.not_planned(name)
     ]
@@ -91,8 +91,9 @@ def verdict(
         estimate, over = estimate_cost(env, json.loads(plan_json.read_text()), pricing)
     except (EphemeraError, OSError, ValueError, KeyError, TypeError):
         return Verdict(policy, failed)
-    return Verdict(policy, failed, f"{cost.money(estimate.total_usd)} over {env.ttl_text}",
-                   over is not None)  # fmt: skip
+    return Verdict(
+        policy, failed, f"{cost.money(estimate.total_usd)} over {env.ttl_text}", over is not None
+    )
 
 
 def base_verdicts(

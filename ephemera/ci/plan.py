@@ -124,9 +124,14 @@ def ci_plan(
         f"{head_commit[:12]}" + (": " + ", ".join(c.env for c in affected) if affected else "")
     )
     outcomes = plan_all(
-        project, store or session.open_store(project), affected, ci_dir, emit,
-        jobs=jobs, keeping=keeping,
-    )  # fmt: skip
+        project,
+        store or session.open_store(project),
+        affected,
+        ci_dir,
+        emit,
+        jobs=jobs,
+        keeping=keeping,
+    )
     gated = [o for o in outcomes if o.change.action == GATE]
     before = gateinputs.base_verdicts(repo_root, base_commit, project, planned(gated))
     gate_all(project, outcomes)
@@ -138,9 +143,13 @@ def ci_plan(
     _write_results(ci_dir, base_commit, head_commit, outcomes, verdicts)
     _write_json(ci_dir / LABELS_FILE, labels(reports))
     comment = render_comment(
-        reports, base=base_commit, head=head_commit, artifact=ARTIFACT,
-        verdicts=verdicts, kept=keeping is not None,
-    )  # fmt: skip
+        reports,
+        base=base_commit,
+        head=head_commit,
+        artifact=ARTIFACT,
+        verdicts=verdicts,
+        kept=keeping is not None,
+    )
     comment_path = _comment_path(repo_root, output)
     comment_path.parent.mkdir(parents=True, exist_ok=True)
     comment_path.write_text(comment, encoding="utf-8")

@@ -30,6 +30,7 @@ from ephemera.lifecycle.plan import (
     make_plan,
     prepare,
     run_gate,
+    use_saved_plan,
 )
 from ephemera.runs import RunLog, recorded_run
 from ephemera.terraform.render import Rendered, current_digest
@@ -42,18 +43,24 @@ class DeployResult:
     applied: bool
 
 
-def deploy(ctx: Context, name: str) -> DeployResult:
+def deploy(ctx: Context, name: str, *, saved_plan: bytes | None = None) -> DeployResult:
     """Plan, pass the gate, apply the saved plan, and create or renew the lease.
 
     Under the environment's operation lock. An environment whose health check fails
-    has its runtime (the stack's `runtime` resource) replaced, keeping its expiry."""
+    has its runtime (the stack's `runtime` resource) replaced, keeping its expiry.
+    `saved_plan`: apply this plan.bin (one that was reviewed, made from these inputs:
+    the caller checks) instead of planning; the gate still runs on it, and Terraform
+    refuses it if the state moved on since."""
     config.check_environment_name(ctx.project, name)
     with operation(ctx, name, "deploy", run_op="apply") as holder:
         env, rendered = prepare(ctx, name)
-        repair = _runtime_to_replace(ctx, env)
+        repair = _runtime_to_replace(ctx, env) if saved_plan is None else ()
         with recorded_run(ctx.project, ctx.store, name, "apply", ctx.clock, holder.run_id) as run:
             init(ctx, rendered, run.log)
-            summary = make_plan(ctx, rendered, run.log, replace=repair)
+            if saved_plan is None:
+                summary = make_plan(ctx, rendered, run.log, replace=repair)
+            else:
+                summary = use_saved_plan(ctx, rendered, saved_plan)
             run.counts(summary.added, summary.changed, summary.destroyed)
             gate.enforce(env, run_gate(ctx, env, summary))
             keep_expiry = bool(repair)

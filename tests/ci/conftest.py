@@ -13,9 +13,14 @@ from tests.fixtures.ci.builder import FixtureRepo, make_repo
 @pytest.fixture(autouse=True)
 def _isolated(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in (
-        "EPHEMERA_HOME", "EPHEMERA_ROOT", "GITHUB_ACTIONS", "AUTO_APPROVE", "EPHEMERA_PLAN_KEY",
-        "GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT",
-    ):  # fmt: skip
+        "EPHEMERA_HOME",
+        "EPHEMERA_ROOT",
+        "GITHUB_ACTIONS",
+        "AUTO_APPROVE",
+        "EPHEMERA_PLAN_KEY",
+        "GITHUB_STEP_SUMMARY",
+        "GITHUB_OUTPUT",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 

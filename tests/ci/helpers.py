@@ -112,9 +112,15 @@ def run_plan(
     emitted: list[str] = []
     store = SqliteLeaseStore(repo.root / ".ephemera" / "leases.db")
     code = ci.ci_plan(
-        repo.root, base, "HEAD", jobs, None, emit=emitted.append, store=store,
+        repo.root,
+        base,
+        "HEAD",
+        jobs,
+        None,
+        emit=emitted.append,
+        store=store,
         environ=environ or {},
-    )  # fmt: skip
+    )
     return code, emitted, (repo.root / "plan-comment.md").read_text()
 
 
