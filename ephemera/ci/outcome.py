@@ -9,7 +9,7 @@ from datetime import UTC
 from typing import Any
 
 from ephemera import lifecycle
-from ephemera.ci.changes import Change
+from ephemera.ci.changes import GATE, Change
 from ephemera.ci.comment import EnvReport
 from ephemera.durations import Clock
 from ephemera.environment import Environment
@@ -170,7 +170,7 @@ def env_report(outcome: Outcome, clock: Clock) -> EnvReport:
         policy=status,
         policy_detail=detail,
         cost=outcome.cost_cell(),
-        expiry=_expiry(outcome.env, clock),
+        expiry=_expiry(outcome.env, clock) if outcome.change.action != GATE else "",
         plan_text=outcome.plan_text,
         problems=outcome.problems,
         error="\n\n".join(errors),

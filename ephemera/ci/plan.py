@@ -154,7 +154,7 @@ def ci_plan(
     comment_path.parent.mkdir(parents=True, exist_ok=True)
     comment_path.write_text(comment, encoding="utf-8")
     shutil.copyfile(comment_path, ci_dir / "plan-comment.md")
-    actions.add_summary(comment)
+    actions.add_summary(comment, environ)
     return _report(outcomes, comment_path, len(comment), emit)
 
 

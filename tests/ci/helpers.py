@@ -52,6 +52,7 @@ class FakeTerraform:
         self.policy_calls: list[dict[str, Path]] = []
         self.failing_policy = failing_policy
         self.serial = 3
+        self.resource_changes: list[dict[str, Any]] = []
 
     def init(self, ctx: lifecycle.Context, rendered: Any, log: Any) -> None:
         stack = rendered.root_dir.name
@@ -72,9 +73,12 @@ class FakeTerraform:
             ctx.echo(f"{rendered.env} plan {index}\n")
             time.sleep(0.005)
         plan_json = rendered.work_dir / lifecycle.PLAN_JSON
-        plan_json.write_text(json.dumps({"resource_changes": []}))
+        plan = {"resource_changes": self.resource_changes}
+        plan_json.write_text(json.dumps(plan))
         (rendered.work_dir / lifecycle.PLAN_FILE).write_bytes(b"binary plan")
-        return lifecycle.PlanSummary(rendered.env, 2, 1, 0, plan_json, rendered.digest)
+        return lifecycle.PlanSummary(
+            rendered.env, 2, 1, 0, plan_json, rendered.digest, self.resource_changes
+        )
 
     def show(self, ctx: lifecycle.Context, rendered: Any) -> str:
         return f"Plan for {rendered.env}: 2 to add, 1 to change, 0 to destroy.\n"

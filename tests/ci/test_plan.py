@@ -22,7 +22,8 @@ from ephemera.ci import changes, saved, targets
 from ephemera.ci.comment import MARKER, NO_CHANGES
 from ephemera.ci.planrun import InitLocks
 from ephemera.errors import UsageError
-from tests.fixtures.ci.builder import FixtureRepo, api_text, make_repo, svc_text
+from tests.conftest import REPO_ROOT, MotoServer
+from tests.fixtures.ci.builder import STATE_BUCKET, FixtureRepo, api_text, make_repo, svc_text
 
 from .helpers import PLAN_KEY, FakeTerraform, edit, real_checkov, run_plan, table_rows
 
@@ -242,6 +243,56 @@ def test_ci_plan_needs_head_checked_out(repo: FixtureRepo) -> None:
         ci.ci_plan(repo.root, base, "main", emit=lambda _: None)
 
 
+def test_a_pricing_change_re_gates_and_shows_the_costs_that_moved(
+    repo: FixtureRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = FakeTerraform().install(monkeypatch)
+    nat = {"address": "aws_nat_gateway.x", "type": "aws_nat_gateway", "mode": "managed",
+           "change": {"actions": ["create"], "after": {}}}  # fmt: skip
+    fake.resource_changes = [nat]
+    table = json.loads((REPO_ROOT / "ephemera/gate/pricing.json").read_text())
+    repo.write("ephemera/gate/pricing.json", json.dumps(table))
+    base = repo.commit("the pricing table, as it is")
+    table["regions"]["us-east-1"]["nat_gateway"]["hour"] = 0.145
+    repo.write("ephemera/gate/pricing.json", json.dumps(table))
+    repo.commit("NAT gateways cost more")
+    code, _, comment = run_plan(repo, base)
+    assert code == 0
+    rows = table_rows(comment.split("#### Gate verdicts changed")[0])
+    assert sorted(rows) == [f"svc-{i:02d}" for i in range(6)]  # aws; api-NN are local
+    verdicts = comment.split("#### Gate verdicts changed by this pull request")[1]
+    assert "| `svc-00` | policy passed; $0.360 over 4h | policy passed; $0.760 over 4h |" in verdicts
+    assert (
+        "affected between" in comment
+        and "gate inputs changed: ephemera/gate/pricing.json" in comment
+    )
+
+
+def test_an_update_that_replaces_or_destroys_is_highlighted_and_labelled(
+    repo: FixtureRepo, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    fake = FakeTerraform().install(monkeypatch)
+    fake.resource_changes = [
+        {"address": "module.service.terraform_data.replica[0]",
+         "change": {"actions": ["delete", "create"]}},
+        {"address": "module.service.terraform_data.replica[1]", "change": {"actions": ["delete"]}},
+    ]  # fmt: skip
+    base = repo.git("rev-parse", "HEAD")
+    edit(repo, "environments/svc-01.yaml", "ttl: 4h", "ttl: 2h")
+    repo.commit()
+    summary = tmp_path / "summary.md"
+    code, _, comment = run_plan(repo, base, environ={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert code == 0
+    assert table_rows(comment)["svc-01"].startswith("| ⚠️ `svc-01` |")
+    assert (
+        "> `svc-01`: this update **replaces** `module.service.terraform_data.replica[0]` and "
+        "**destroys** `module.service.terraform_data.replica[1]`." in comment
+    )
+    labels = json.loads((repo.root / ".ephemera" / "ci" / "labels.json").read_text())
+    assert labels == {"ephemera:destroy": True, "ephemera:replace": True}
+    assert summary.read_text().startswith(MARKER)  # the job summary is the comment
+
+
 def test_plan_command_needs_a_base() -> None:
     with pytest.raises(UsageError, match="missing --base"):
         ci.plan_command("")
@@ -250,34 +301,75 @@ def test_plan_command_needs_a_base() -> None:
 # --------------------------------------------------------- integration tests
 
 
+SIZE_CHECK = """
+from checkov.common.models.enums import CheckCategories, CheckResult
+from checkov.terraform.checks.resource.base_resource_check import BaseResourceCheck
+
+
+class NoMedium(BaseResourceCheck):
+    def __init__(self):
+        super().__init__(name="no medium replicas", id="CKV_EPH_99",
+                         categories=[CheckCategories.GENERAL_SECURITY],
+                         supported_resources=["terraform_data"])
+
+    def scan_resource_conf(self, conf):
+        data = (conf.get("input") or [{}])[0]
+        size = data.get("size") if isinstance(data, dict) else None
+        size = size[0] if isinstance(size, list) else size
+        return CheckResult.FAILED if size == "medium" else CheckResult.PASSED
+
+
+check = NoMedium()
+"""
+
+
 @pytest.mark.integration
-def test_ci_plan_with_real_terraform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ci_plan_with_real_terraform(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, moto: MotoServer
+) -> None:
     real_checkov(monkeypatch)
-    repo = make_repo(tmp_path / "repo", svc=3, api=0, policies=True)
+    for name, value in moto.env().items():
+        monkeypatch.setenv(name, value)
+    moto.client("s3").create_bucket(Bucket=STATE_BUCKET)
+    repo = make_repo(tmp_path / "repo", svc=4, api=1, policies=True, aws=True)
     base = repo.git("rev-parse", "HEAD")
     edit(repo, "environments/svc-00.yaml", "replicas: 1", "replicas: 3")  # update
     repo.remove("environments/svc-02.yaml")  # destroy
-    repo.write("environments/svc-03.yaml", svc_text("svc-03", 3))  # create
+    repo.write("environments/svc-04.yaml", svc_text("svc-04", 4, aws=True))  # create
     text = api_text("api-00", 0).replace("  port:", "  bind_address: 0.0.0.0\n  port:")
-    repo.write("environments/api-00.yaml", text)  # create, fails the policy gate
+    repo.write("environments/api-00.yaml", text)  # local: validated, never planned
     repo.commit()
 
-    code, emitted, comment = run_plan(repo, base, jobs=2)
-    assert code == 1, "\n".join(emitted)
+    code, emitted, comment = run_plan(repo, base, jobs=2, environ=PLAN_KEY)
+    assert code == 0, "\n".join(emitted)
     rows = table_rows(comment)
-    assert sorted(rows) == ["api-00", "svc-00", "svc-02", "svc-03"]
+    assert sorted(rows) == ["api-00", "svc-00", "svc-02", "svc-04"]
     assert rows["svc-00"].startswith("| `svc-00` | ci-fixture | update | +3 ~0 -0 | ✅ passed")
     assert "| $0.00 over 4h | 4h after apply" in rows["svc-00"]
-    assert rows["svc-03"].startswith("| `svc-03` | ci-fixture | create | +2 ~0 -0 | ✅ passed")
-    assert "❌ failed: CKV_EPH_6" in rows["api-00"]
+    assert rows["svc-04"].startswith("| `svc-04` | ci-fixture | create | +1 ~0 -0 | ✅ passed")
+    assert f"⏭️ {targets.LOCAL}" in rows["api-00"]
     assert "**destroy**" in rows["svc-02"]
     assert "module.service.terraform_data.replica[2] will be created" in comment
     plan_txt = repo.root / ".ephemera" / "ci" / "svc-00.plan.txt"
     assert "Plan: 3 to add, 0 to change, 0 to destroy." in plan_txt.read_text()
+    assert not (repo.root / ".ephemera" / "work" / "api-00" / "plan.bin").exists()
+    kept = sorted(p.name for p in (repo.root / ".ephemera" / "ci-saved").iterdir())
+    assert kept == ["svc-00.plan.enc", "svc-04.plan.enc"]
 
-    # Without the failing environment the same change passes.
-    repo.remove("environments/api-00.yaml")
-    repo.commit()
-    code, emitted, comment = run_plan(repo, base, jobs=2)
-    assert code == 0, "\n".join(emitted)
-    assert sorted(table_rows(comment)) == ["svc-00", "svc-02", "svc-03"]
+    # A pull request that only adds a policy: the gate re-runs for every aws
+    # environment (nothing else changed), and the verdicts that moved are shown.
+    head = repo.commit("merged")
+    repo.write("policies/eph_fixture_size.py", SIZE_CHECK)
+    repo.commit("a new policy")
+    code, emitted, comment = run_plan(repo, head, jobs=2)
+    assert code == 1, "\n".join(emitted)
+    rows = table_rows(comment.split("#### Gate verdicts changed")[0])
+    assert sorted(rows) == ["svc-00", "svc-01", "svc-03", "svc-04"]  # aws, valid
+    assert all("| gate |" in row and row.endswith("| — |") for row in rows.values())
+    assert "❌ failed: CKV_EPH_99" in rows["svc-00"] and "✅ passed" in rows["svc-01"]
+    assert "#### Gate verdicts changed by this pull request" in comment
+    assert "| `svc-00` | policy passed; $0.00 over 4h | policy failed (CKV_EPH_99)" in comment
+    assert "| `svc-01` |" not in comment.split("#### Gate verdicts changed")[1].split("<details")[0]
+    results = json.loads((repo.root / ".ephemera" / "ci" / "results.json").read_text())
+    assert [v["env"] for v in results["verdicts_changed"]] == ["svc-00", "svc-04"]
+    assert list((repo.root / ".ephemera" / "ci-saved").iterdir()) == []  # nothing to apply
