@@ -391,7 +391,29 @@ def ci_plan(base: str, head: str, jobs_text: str, output: str) -> int:
     return ci.plan_command(base, head, jobs, output)
 
 
-def ci_apply(base: str, head: str, env: str) -> int:
+def ci_apply(base: str, head: str, env: str, saved: str, results: str) -> int:
     from ephemera import ci
 
-    return ci.apply_command(base, head, env)
+    return ci.apply_command(base, head, env, saved, results)
+
+
+def ci_merge(base: str, head: str, saved: str, replan: str, results: str) -> int:
+    from ephemera import ci
+
+    return ci.merge_command(base, head, saved, replan, results)
+
+
+def ci_publish(
+    pr: str, comment: str, labels: str, section: str, results: str, find_plan: str
+) -> int:
+    from ephemera.ci.publish import publish_command
+
+    return publish_command(pr, comment, labels, section, results, find_plan)
+
+
+def ci_command(accept: bool, run: bool) -> int:
+    from ephemera.ci.respond import command_entry
+
+    if accept == run:
+        raise UsageError("ci-command: one of --accept or --run")
+    return command_entry("accept" if accept else "run")

@@ -261,7 +261,9 @@ def test_a_pricing_change_re_gates_and_shows_the_costs_that_moved(
     rows = table_rows(comment.split("#### Gate verdicts changed")[0])
     assert sorted(rows) == [f"svc-{i:02d}" for i in range(6)]  # aws; api-NN are local
     verdicts = comment.split("#### Gate verdicts changed by this pull request")[1]
-    assert "| `svc-00` | policy passed; $0.360 over 4h | policy passed; $0.760 over 4h |" in verdicts
+    assert (
+        "| `svc-00` | policy passed; $0.360 over 4h | policy passed; $0.760 over 4h |" in verdicts
+    )
     assert (
         "affected between" in comment
         and "gate inputs changed: ephemera/gate/pricing.json" in comment
