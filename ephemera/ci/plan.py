@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from ephemera import session
-from ephemera.ci import actions, changes, gateinputs, git, saved
+from ephemera.ci import actions, changes, gateinputs, git, saved, targets
 from ephemera.ci.actions import Emit
 from ephemera.ci.changes import GATE
 from ephemera.ci.comment import labels, render_comment
@@ -113,8 +113,10 @@ def ci_plan(
     git.require_checked_out(repo_root, head)
     comparison = changes.compare_revisions(repo_root, base_commit, head_commit)
     gate_inputs = gateinputs.changed_gate_inputs(repo_root, base_commit, head_commit)
-    affected = comparison.changes + gateinputs.gate_changes(
-        comparison.head, comparison.changes, gate_inputs
+    affected = targets.without_credentials(
+        comparison.changes
+        + gateinputs.gate_changes(comparison.head, comparison.changes, gate_inputs),
+        environ,
     )
     project = Project.discover(root=repo_root)
     ci_dir = _fresh(project.home / "ci")

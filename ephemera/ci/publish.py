@@ -133,9 +133,9 @@ def publish_command(
     if not pr.isdigit():
         raise UsageError(f"ci-publish: --pr: expected a pull request number, got {pr!r}")
     number = int(pr)
-    if comment:
+    if comment and Path(comment).is_file():
         put_comment(gh, number, Path(comment).read_text(encoding="utf-8"))
-    if labels_file:
+    if labels_file and Path(labels_file).is_file():
         wanted = json.loads(Path(labels_file).read_text(encoding="utf-8"))
         print("labels: " + (", ".join(sync_labels(gh, number, wanted)) or "-"))
     if section and Path(section).is_file():

@@ -19,13 +19,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ephemera import config, lifecycle, session
-from ephemera.ci import actions, publish
+from ephemera.ci import actions, publish, targets
 from ephemera.ci.commands import Command, CommandUsage, parse
 from ephemera.ci.github import WRITE, GitHub, GitHubError
 from ephemera.durations import format_remaining, format_when
 from ephemera.errors import EphemeraError, UsageError
 from ephemera.janitor.extend import extend
 from ephemera.leases.oplock import is_live
+
+NOT_CONFIGURED = (
+    "set the repository variables EPHEMERA_APPLY_ROLE_ARN and AWS_REGION "
+    "(the outputs of make bootstrap; README, The AWS path)"
+)
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,11 @@ def run(gh: GitHub, ctx: lifecycle.Context, request: Request, environ: Mapping[s
     """Run the accepted command of `request`; answer in the thread. Exit code 1 on failure."""
     command = parse(request.body)
     assert command is not None and command.name in ("extend", "destroy", "unlock")
+    if targets.no_aws_role(environ):
+        answer = "AWS is not configured for this repository's workflows: " + NOT_CONFIGURED
+        actions.add_summary(f"### /ephemera {command.name} skipped\n\n{answer}\n", environ)
+        request.reply(gh, f"`{command}`: {answer}", environ)
+        return 0
     try:
         answer = _do(ctx, command, request)
     except EphemeraError as exc:

@@ -8,9 +8,15 @@
   row saying what to configure. Recognised here from the merged documents
   (`unconfigured`), not from the text of the validation problem; the one problem it
   causes is the one at the environment's `target` key (`control_plane_problem`).
+- `aws` in a workflow that has no AWS role (`without_credentials`: the workflow sets
+  EPHEMERA_CI_AWS_ROLE from its repository variable, empty until AWS is set up, e.g.
+  on a fork): validated, not planned, with a row naming the variable to set.
 """
 
 from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
 
 from ephemera.config.documents import deep_merge, load_defaults, load_document
 from ephemera.config.validate import AWS_REQUIRED
@@ -20,6 +26,11 @@ from ephemera.project import Project
 LOCAL = "local target: validated, not planned in CI"
 LOCAL_APPLY = "local target: validated, not applied in CI"
 TARGET_KEY = "target"
+CREDENTIALS_VARIABLE = "EPHEMERA_CI_AWS_ROLE"
+NO_CREDENTIALS = (
+    "aws target: validated, not planned (this workflow has no AWS role: set the "
+    "repository variables EPHEMERA_PLAN_ROLE_ARN, EPHEMERA_APPLY_ROLE_ARN and AWS_REGION)"
+)
 
 
 def not_configured(missing: tuple[str, ...]) -> str:
@@ -62,3 +73,21 @@ def control_plane_problem(project: Project, name: str, problem: Problem) -> bool
 
 def _shown(project: Project, name: str) -> str:
     return project.relative(project.environment_file(name))
+
+
+def no_aws_role(environ: Mapping[str, str]) -> bool:
+    """The workflow says it has no AWS role (EPHEMERA_CI_AWS_ROLE set, and empty)."""
+    return environ.get(CREDENTIALS_VARIABLE) == ""
+
+
+def without_credentials(changes: list, environ: Mapping[str, str]) -> list:
+    """`changes` (ephemera.ci.changes.Change), the valid aws ones marked not planned
+    when the workflow has no AWS role."""
+    if not no_aws_role(environ):
+        return changes
+    return [
+        dataclasses.replace(c, not_planned=NO_CREDENTIALS)
+        if c.target == "aws" and c.valid and not c.not_planned
+        else c
+        for c in changes
+    ]
