@@ -87,11 +87,13 @@ def show_plan(ctx: lifecycle.Context, rendered: Rendered) -> str:
 
 
 def _validate_only(ctx: lifecycle.Context, outcome: Outcome) -> Outcome:
-    """A target CI does not plan: validated as a deploy would (files, ports, the
-    stack's validation blocks) when it can be; reported with why it is not planned."""
+    """A target CI does not plan: validated as a deploy would (the files it names, the
+    stack's validation blocks) when it can be, but for its port: whether the runner's
+    port is free says nothing of the machine it will run on. Reported with why it is
+    not planned."""
     change = outcome.change
     if change.target == "local":
-        config.load_environment(ctx.project, change.env, deployable=True, store=lambda: ctx.store)
+        config.load_environment(ctx.project, change.env, deployable=True, store=None)
     outcome.not_planned = change.not_planned
     ctx.say(f"==> {change.env}: {change.not_planned}")
     return outcome
