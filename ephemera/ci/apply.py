@@ -90,8 +90,8 @@ def _one(
     environ: Mapping[str, str],
 ) -> ApplyResult:
     base, head = comparison.base.commit, comparison.head.commit
-    if change.not_planned:
-        reason = targets.LOCAL_APPLY if change.target == "local" else change.not_planned
+    reason = targets.not_applied(change)
+    if reason:
         ctx.say(f"==> {change.env}: skipped: {reason}")
         return ApplyResult(change.env, change.action, results.SKIPPED, reason)
     counts = ""

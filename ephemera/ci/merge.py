@@ -24,6 +24,7 @@ import os
 import shutil
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ephemera import session
@@ -77,6 +78,48 @@ def _holds(
     return saved_plan_mismatch(project, change.env, fingerprint, plan)
 
 
+@dataclass
+class Sorted:
+    """The environments of a merge, sorted."""
+
+    apply: list[Change] = field(default_factory=list)  # saved plan holds, or a destroy
+    replan: list[tuple[Change, str]] = field(default_factory=list)  # (change, why)
+    done: list[ApplyResult] = field(default_factory=list)  # skipped, failed, waiting
+
+
+def _sort(
+    project: Project,
+    comparison: changes.Comparison,
+    saved_dir: Path | None,
+    environ: Mapping[str, str],
+    emit: Emit,
+) -> Sorted:
+    found = Sorted()
+    for change in comparison.changes:
+        skipped = targets.not_applied(change)
+        if skipped:
+            found.done.append(ApplyResult(change.env, change.action, results.SKIPPED, skipped))
+        elif change.problems:
+            found.done.append(ApplyResult(change.env, change.action, results.FAILED, "invalid"))
+        elif change.action == DESTROY:
+            found.apply.append(change)
+        else:
+            try:
+                reason = _holds(project, comparison, change, saved_dir, saved.require_key(environ))
+            except EphemeraError as exc:
+                failed = ApplyResult(change.env, change.action, results.FAILED, exc.message)
+                found.done.append(failed)
+                continue
+            emit(
+                f"==> {change.env}: " + (f"re-plan: {reason}" if reason else "its saved plan holds")
+            )
+            if reason:
+                found.replan.append((change, reason))
+            else:
+                found.apply.append(change)
+    return found
+
+
 def ci_merge(
     repo_root: Path,
     base: str,
@@ -98,69 +141,50 @@ def ci_merge(
     git.require_checked_out(repo_root, head)
     comparison = changes.compare_revisions(repo_root, base_commit, head_commit)
     project = Project.discover(root=repo_root)
-    store = store or session.open_store(project)
-    to_apply, to_replan, done = [], [], []
-    for change in comparison.changes:
-        if change.not_planned:
-            reason = targets.LOCAL_APPLY if change.target == "local" else change.not_planned
-            done.append(ApplyResult(change.env, change.action, results.SKIPPED, reason))
-        elif change.problems:
-            done.append(ApplyResult(change.env, change.action, results.FAILED, "invalid"))
-        elif change.action == DESTROY:
-            to_apply.append(change)
-        else:
-            try:
-                reason = _holds(project, comparison, change, saved_dir, saved.require_key(environ))
-            except EphemeraError as exc:
-                done.append(ApplyResult(change.env, change.action, results.FAILED, exc.message))
-                continue
-            if reason:
-                emit(f"==> {change.env}: re-plan: {reason}")
-                to_replan.append((change, reason))
-            else:
-                emit(f"==> {change.env}: its saved plan holds")
-                to_apply.append(change)
+    found = _sort(project, comparison, saved_dir, environ, emit)
     approve = _replan(
-        project, store, comparison, to_replan, replan_dir, done, jobs, emit, clock, environ
+        project,
+        store or session.open_store(project),
+        comparison,
+        found,
+        replan_dir,
+        jobs,
+        emit,
+        clock,
+        environ,
     )
     actions.set_outputs(
         {
-            "apply": matrix(to_apply),
-            "apply_count": str(len(to_apply)),
+            "apply": matrix(found.apply),
+            "apply_count": str(len(found.apply)),
             "approve": matrix(approve),
             "approve_count": str(len(approve)),
         },
         environ,
     )
-    stamped = [results.stamped(r, head_commit, actions.run_url(environ)) for r in done]
+    stamped = [results.stamped(r, head_commit, actions.run_url(environ)) for r in found.done]
     for result in stamped:
         if results_dir is not None:
             results.write(results_dir, result)
-    decided = [f"- `{c.env}`: applied from the plan that was approved" for c in to_apply]
-    actions.add_summary(
-        "### Ephemera merge\n\n"
-        + "\n".join(decided)
-        + "\n\n"
-        + (results.table(stamped) if stamped else ""),
-        environ,
-    )
-    return 1 if any(r.failed for r in done) else 0
+    held = "".join(f"- `{c.env}`: applied from the plan that was approved\n" for c in found.apply)
+    table = results.table(stamped) if stamped else ""
+    actions.add_summary(f"### Ephemera merge\n\n{held}\n{table}", environ)
+    return 1 if any(r.failed for r in found.done) else 0
 
 
 def _replan(
     project: Project,
     store: LeaseStore,
     comparison: changes.Comparison,
-    to_replan: list[tuple[Change, str]],
+    found: Sorted,
     replan_dir: Path,
-    done: list[ApplyResult],
     jobs: int,
     emit: Emit,
     clock: Clock,
     environ: Mapping[str, str],
 ) -> list[Change]:
     """Re-plan, gate, seal and publish; the changes that wait for approval."""
-    directory = _fresh(replan_dir)
+    directory, to_replan, done = _fresh(replan_dir), found.replan, found.done
     if not to_replan:
         return []
     reasons = {c.env: reason for c, reason in to_replan}

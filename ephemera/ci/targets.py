@@ -91,3 +91,10 @@ def without_credentials(changes: list, environ: Mapping[str, str]) -> list:
         else c
         for c in changes
     ]
+
+
+def not_applied(change) -> str:  # noqa: ANN001 - an ephemera.ci.changes.Change
+    """Why ci-apply skips `change` ("" when it does not): its target."""
+    if not change.not_planned:
+        return ""
+    return LOCAL_APPLY if change.target == "local" else change.not_planned
