@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -14,14 +14,13 @@ from ephemera import lifecycle
 from ephemera.ci import respond
 from ephemera.ci.commands import Command, CommandUsage, parse
 from ephemera.ci.github import GitHub, GitHubError
-from ephemera.leases import ACTIVE, Lease, SqliteLeaseStore
+from ephemera.leases import SqliteLeaseStore
 from ephemera.project import Project
 from tests.conftest import MotoServer
 from tests.fixtures.ci.builder import STATE_BUCKET, FixtureRepo
+from tests.janitor.helpers import NOW, lease
 
 from .fake_github import State, fake_github
-
-NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -167,19 +166,6 @@ def test_the_api_needs_the_token(github: tuple[State, dict[str, str]]) -> None:
 # ------------------------------------------------------------- the second job
 
 
-def lease(name: str, expires: datetime) -> Lease:
-    return Lease(
-        env=name,
-        target="aws",
-        stack="ci-fixture",
-        owner="team1@example.com",
-        status=ACTIVE,
-        created_at=NOW,
-        status_changed_at=NOW,
-        expires_at=expires,
-    )
-
-
 def context(repo: FixtureRepo) -> lifecycle.Context:
     store = SqliteLeaseStore(repo.root.parent / "leases.db")
     return lifecycle.Context(Project.discover(root=repo.root), store, lambda: NOW, lambda _: None)
@@ -190,11 +176,11 @@ def test_extend_follows_the_lease_rules(
 ) -> None:
     state, environ = github
     gh, ctx = GitHub.from_environ(environ), context(repo)
-    ctx.store.put(lease("svc-01", NOW + timedelta(hours=2)))
+    ctx.store.put(lease("svc-01", expires_in=timedelta(hours=2), target="aws"))
     asked = request(state, "/ephemera extend svc-01 4h", "bob")
     assert respond.run(gh, ctx, asked, environ) == 0
     assert ctx.store.get("svc-01").expires_at == NOW + timedelta(hours=6)
-    assert "`svc-01` now expires 2026-03-02 15:00 UTC (in 6h 0m)" in replies(state)[-1]
+    assert "`svc-01` now expires 2025-03-01 18:00 UTC (in 6h 0m)" in replies(state)[-1]
     assert state.reactions[-1] == (asked.comment_id, "+1")
     (run,) = [r for r in ctx.store.runs("svc-01") if r.op == "extend"]
     assert "bob (pull request #7)" in run.actor

@@ -159,30 +159,14 @@ def test_apply_what_was_approved(aws_repo: FixtureRepo, tmp_path: Path) -> None:
     lifecycle.destroy(context(repo), "svc-02")
     fresh_runner(repo)
     said.clear()
-    assert (
-        ci.ci_apply(
-            repo.root,
-            before,
-            env="svc-01",
-            saved_dir=kept,
-            echo=said.append,
-            store=store_of(repo),
-            environ=PLAN_KEY,
-        )
-        == 0
-    ), "".join(said)
-    assert (
-        ci.ci_apply(
-            repo.root,
-            before,
-            env="svc-02",
-            saved_dir=kept,
-            echo=said.append,
-            store=store_of(repo),
-            environ=PLAN_KEY,
-        )
-        == 1
-    )
+    approved = {
+        "saved_dir": kept,
+        "echo": said.append,
+        "store": store_of(repo),
+        "environ": PLAN_KEY,
+    }
+    assert ci.ci_apply(repo.root, before, env="svc-01", **approved) == 0, "".join(said)
+    assert ci.ci_apply(repo.root, before, env="svc-02", **approved) == 1
     assert any("not applied: the state moved on since the plan" in line for line in said)
     store = store_of(repo)
     assert store.get("svc-00").status == ACTIVE and store.get("svc-01").status == ACTIVE
