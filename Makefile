@@ -9,6 +9,8 @@ STAMP := $(VENV)/.installed
 INV := $(VENV)/bin/invoke
 CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+YAMLLS := tools/yaml-language-server
+YAMLLS_STAMP := $(YAMLLS)/node_modules/.installed
 # Keep user values as literal text: $(value) stops make from expanding a value such
 # as ENV='$(shell …)' when it exports it to the recipes' environment.
 USER_VARS := ENV HOURS REASON AUTO_APPROVE DRY_RUN MAX_DESTROYS BASE REGION REPO STATE_BUCKET
@@ -28,11 +30,19 @@ $(CHECKOV_STAMP): requirements/checkov.txt
 	@$(CHECKOV_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements/checkov.txt
 	@touch $(CHECKOV_STAMP)
 
+# yaml-language-server for the editor test (tests/config/test_editor.py): node and npm
+# come with the machine; the versions are pinned by the committed package-lock.json.
+$(YAMLLS_STAMP): $(YAMLLS)/package.json $(YAMLLS)/package-lock.json
+	@command -v npm >/dev/null || { echo "the editor test needs node and npm (apt-get install nodejs npm)" >&2; exit 2; }
+	@echo "installing yaml-language-server into $(YAMLLS)/node_modules …"
+	@npm ci --prefix $(YAMLLS) --no-audit --no-fund --loglevel=error
+	@touch $(YAMLLS_STAMP)
+
 .PHONY: help setup deploy plan destroy status outputs history extend-ttl ttl unlock drift reconcile policy-scan ci-plan lambda-package bootstrap validate schema provider-schema tf-validate test lint bench clean
 help: ## Show this list of targets
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-15s %s\n", $$1, $$2}'
 
-setup: $(STAMP) $(CHECKOV_STAMP) ## Create .venv and install dependencies (runs automatically)
+setup: $(STAMP) $(CHECKOV_STAMP) $(YAMLLS_STAMP) ## Create .venv and install dependencies (runs automatically)
 
 define need_env
 	@test -n "$$ENV" || { echo "usage: make $@ ENV=<name>  (environments are listed by 'make status')" >&2; exit 2; }
@@ -112,12 +122,12 @@ lint: $(STAMP) ## Run ruff and the import contracts (lint-imports, pyproject.tom
 	@$(VENV)/bin/ruff format --check .
 	@$(VENV)/bin/lint-imports --no-cache --no-logo
 
-test: $(STAMP) $(CHECKOV_STAMP) ## Run ruff and the whole test suite
+test: $(STAMP) $(CHECKOV_STAMP) $(YAMLLS_STAMP) ## Run ruff and the whole test suite
 	@$(MAKE) --no-print-directory lint
 	@$(VENV)/bin/python -m pytest -q
 
 bench: $(STAMP) ## Run the benchmarks and print the ratios
 	@$(VENV)/bin/python -m benchmarks
 
-clean: ## Remove .venv, .venv-checkov and .ephemera (leases, state and rendered files!)
-	rm -rf $(VENV) $(CHECKOV_VENV) .ephemera
+clean: ## Remove .venv, .venv-checkov, node_modules and .ephemera (leases, state and rendered files!)
+	rm -rf $(VENV) $(CHECKOV_VENV) $(YAMLLS)/node_modules .ephemera
