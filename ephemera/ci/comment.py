@@ -265,24 +265,24 @@ def render_comment(
     artifact: str = "ephemera-plans",
     limit: int = LIMIT,
     verdicts: Sequence[tuple[str, str, str]] = (),
-    kept: bool = False,
+    kept: bool | None = None,
     marker: str = MARKER,
     title: str = "Ephemera plan",
 ) -> str:
     """The comment for `reports` (in the order given), at most `limit` characters.
-    `verdicts`: (env, before, after) of the gate verdicts that changed; `kept`: the
-    plans were kept, sealed, for the apply on merge."""
+    `verdicts`: (env, before, after) of the gate verdicts that changed; `kept`: whether
+    the plans were kept, sealed, for the apply on merge (None: there was none to keep)."""
     if not reports:
         where = f" between `{base[:12]}` and `{head[:12]}`" if base and head else ""
         return f"{marker}\n### {title}\n\n✅ {NO_CHANGES}{where}.\n"
     header = _header(reports, base, head).replace(MARKER, marker, 1)
     header = header.replace("### Ephemera plan", f"### {title}", 1) + _verdicts(verdicts)
-    saved_note = (
-        "Each plan is kept, sealed, for the apply on merge; plan files are never in it."
-        if kept
-        else "Plans are not kept for the merge (no EPHEMERA_PLAN_KEY): the merge re-plans "
-        "and waits for approval; plan files are never uploaded."
-    )
+    saved_note = {
+        True: "Each plan is kept, sealed, for the apply on merge; plan files are never in it.",
+        False: "Plans are not kept for the merge (no EPHEMERA_PLAN_KEY): the merge re-plans "
+        "and waits for approval; plan files are never uploaded.",
+        None: "Plan files are never uploaded.",
+    }[kept]
     footer = (
         f"\n<sub>Full plans and JSON summaries: the `{artifact}` artifact of this run. "
         f"{saved_note}</sub>\n"

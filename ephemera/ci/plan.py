@@ -150,7 +150,7 @@ def ci_plan(
         head=head_commit,
         artifact=ARTIFACT,
         verdicts=verdicts,
-        kept=keeping is not None,
+        kept=_kept(keeping, outcomes),
     )
     comment_path = _comment_path(repo_root, output)
     comment_path.parent.mkdir(parents=True, exist_ok=True)
@@ -158,6 +158,15 @@ def ci_plan(
     shutil.copyfile(comment_path, ci_dir / "plan-comment.md")
     actions.add_summary(comment, environ)
     return _report(outcomes, comment_path, len(comment), emit)
+
+
+def _kept(keeping: Keeping | None, outcomes: list[Outcome]) -> bool | None:
+    """Whether the plans to apply were kept (None: no plan of an aws change was made)."""
+    if not any(
+        o.summary and o.env and o.env.target == "aws" and o.change.action != GATE for o in outcomes
+    ):
+        return None
+    return keeping is not None
 
 
 def _write_results(
