@@ -20,14 +20,16 @@ export $(USER_VARS)
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "ephemera needs Python 3.11+ ($(PYTHON) is older)" >&2; exit 2; }
 	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	@echo "installing dependencies into $(VENV) …"
-	@$(VENV)/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@echo "installing dependencies into $(VENV) (a first install takes a few minutes; one line per package) …"
+	@$(VENV)/bin/python -m pip install --disable-pip-version-check --progress-bar off -e '.[dev]' | grep -E '^(Collecting|Installing|Successfully)' || true
+	@$(VENV)/bin/python -c 'import ephemera.cli.main' || { echo "installing into $(VENV) failed (see above)" >&2; exit 2; }
 	@touch $(STAMP)
 
 $(CHECKOV_STAMP): requirements/checkov.txt
 	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
-	@echo "installing checkov into $(CHECKOV_VENV) …"
-	@$(CHECKOV_VENV)/bin/python -m pip install -q --disable-pip-version-check -r requirements/checkov.txt
+	@echo "installing checkov into $(CHECKOV_VENV) (the policy gate's own virtualenv) …"
+	@$(CHECKOV_VENV)/bin/python -m pip install --disable-pip-version-check --progress-bar off -r requirements/checkov.txt | grep -E '^(Collecting|Installing|Successfully)' || true
+	@test -x $(CHECKOV_VENV)/bin/checkov || { echo "installing checkov failed (see above)" >&2; exit 2; }
 	@touch $(CHECKOV_STAMP)
 
 # yaml-language-server for the editor test (tests/config/test_editor.py): node and npm
@@ -38,7 +40,7 @@ $(YAMLLS_STAMP): $(YAMLLS)/package.json $(YAMLLS)/package-lock.json
 	@npm ci --prefix $(YAMLLS) --no-audit --no-fund --loglevel=error
 	@touch $(YAMLLS_STAMP)
 
-.PHONY: help setup deploy plan destroy status outputs history extend-ttl ttl unlock drift reconcile policy-scan ci-plan lambda-package bootstrap validate schema provider-schema tf-validate test lint bench clean
+.PHONY: help setup new deploy plan destroy status outputs history extend-ttl ttl unlock drift reconcile policy-scan ci-plan lambda-package bootstrap validate schema provider-schema tf-validate test lint bench clean
 help: ## Show this list of targets
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-15s %s\n", $$1, $$2}'
 
@@ -48,8 +50,14 @@ define need_env
 	@test -n "$$ENV" || { echo "usage: make $@ ENV=<name>  (environments are listed by 'make status')" >&2; exit 2; }
 endef
 
-deploy: $(STAMP) $(CHECKOV_STAMP) ## Validate, render, plan and apply ENV=<name>
+# AUTO_APPROVE=1 answers the confirmations (deploy to aws, destroy, unlock); 0 or empty asks.
+define check_approve
+	@case "$${AUTO_APPROVE:-}" in 1|true|yes|0|false|no|"") ;; *) echo "AUTO_APPROVE: expected 1 or 0, got '$$AUTO_APPROVE'" >&2; exit 2;; esac
+endef
+
+deploy: $(STAMP) $(CHECKOV_STAMP) ## Validate, render, plan and apply ENV=<name> (target aws asks; AUTO_APPROVE=1)
 	$(need_env)
+	$(check_approve)
 	@$(INV) deploy --env "$$ENV"
 
 plan: $(STAMP) $(CHECKOV_STAMP) ## Show what a deploy of ENV=<name> would change
@@ -58,6 +66,7 @@ plan: $(STAMP) $(CHECKOV_STAMP) ## Show what a deploy of ENV=<name> would change
 
 destroy: $(STAMP) ## Destroy ENV=<name> (asks first; AUTO_APPROVE=1 skips the question)
 	$(need_env)
+	$(check_approve)
 	@$(INV) destroy --env "$$ENV"
 
 status: $(STAMP) ## Show every environment: status, expiry, url, health
@@ -71,17 +80,19 @@ history: $(STAMP) ## List the runs (plan/apply/destroy) of ENV=<name>
 	$(need_env)
 	@$(INV) history --env "$$ENV"
 
-extend-ttl: $(STAMP) ## Push ENV=<name>'s expiry back by HOURS=<n> [REASON="..."]
+extend-ttl: $(STAMP) ## Push ENV=<name>'s expiry back by HOURS=<n> (or 30m, 2d) [REASON="..."]
 	$(need_env)
 	@test -n "$$HOURS" || { echo "usage: make extend-ttl ENV=<name> HOURS=<n> [REASON=...]" >&2; exit 2; }
-	@$(INV) extend-ttl --env "$$ENV" --hours "$$HOURS" --reason "$${REASON:-}"
+	@$(INV) extend-ttl --env "$$ENV" --duration "$$HOURS" --reason "$${REASON:-}"
 
 ttl: $(STAMP) ## Janitor sweep: destroy expired envs, send warnings (DRY_RUN=1, MAX_DESTROYS=n)
 	@dry=; case "$${DRY_RUN:-}" in 1|true|yes) dry=--dry-run;; ""|0|false|no) ;; *) echo "DRY_RUN: expected 1 or 0, got '$$DRY_RUN'" >&2; exit 2;; esac; \
-	$(INV) ttl $$dry --max-destroys "$${MAX_DESTROYS:-}"
+	case "$${MAX_DESTROYS:-}" in "") ;; *[!0-9]*) echo "MAX_DESTROYS: expected a whole number, got '$$MAX_DESTROYS'" >&2; exit 2;; esac; \
+	$(INV) ttl $$dry $${MAX_DESTROYS:+--max-destroys "$$MAX_DESTROYS"}
 
 unlock: $(STAMP) ## Show who holds ENV=<name>'s operation and state locks; clear after confirmation
 	$(need_env)
+	$(check_approve)
 	@$(INV) unlock --env "$$ENV"
 
 drift: $(STAMP) ## Terraform drift and health of live envs (or ENV=<name>); exit 2 when drifted
@@ -102,8 +113,12 @@ lambda-package: $(STAMP) ## Build dist/ttl_janitor.zip for the AWS janitor (repr
 	@$(INV) lambda-package
 
 bootstrap: $(STAMP) ## Create the AWS control plane once: REGION=<region> REPO=<owner>/<repo> [STATE_BUCKET=<bucket>]
+	$(check_approve)
 	@test -n "$$REGION" -a -n "$$REPO" || { echo "usage: make bootstrap REGION=<aws region> REPO=<owner>/<repo> [STATE_BUCKET=<bucket>] (needs AWS credentials)" >&2; exit 2; }
 	@$(INV) bootstrap --region "$$REGION" --repo "$$REPO" --state-bucket "$${STATE_BUCKET:-}"
+
+new: $(STAMP) ## Create an environment file interactively (asks for each setting; then offers to deploy)
+	@$(INV) new
 
 validate: $(STAMP) ## Validate every environment file (or ENV=<name>)
 	@$(INV) validate $${ENV:+--env "$$ENV"}

@@ -24,6 +24,11 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(**{_UNITS[text[-1]]: int(text[:-1])})
 
 
+def iso_utc(moment: datetime) -> str:
+    """`2026-12-01T14:57:03Z`: the one form of a time in JSON and in records."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def format_when(moment: datetime) -> str:
     """A moment as people read it in messages: `2026-12-01 09:04 UTC`."""
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -41,6 +46,15 @@ def format_remaining(delta: timedelta) -> str:
         return f"{days}d {hours}h"
     if hours:
         return f"{hours}h {minutes}m"
+    return f"{minutes}m"
+
+
+def duration_text(delta: timedelta) -> str:
+    """A duration as the YAML writes it: `7d`, `8h`, `90m` (the largest exact unit)."""
+    minutes = int(delta.total_seconds()) // 60
+    for unit, size in (("d", 1440), ("h", 60)):
+        if minutes and minutes % size == 0:
+            return f"{minutes // size}{unit}"
     return f"{minutes}m"
 
 

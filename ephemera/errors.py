@@ -57,19 +57,29 @@ class ValidationError(UsageError):
 
 
 class CommandError(EphemeraError):
-    """A subprocess failed: names the command, its exit code and its output's tail."""
+    """A subprocess failed: names the command, its exit code and its output's tail — or,
+    when its output was already `streamed` to the user, says so (each error once)."""
 
     def __init__(
-        self, where: str, argv: list[str], returncode: int, stdout: str = "", stderr: str = ""
+        self,
+        where: str,
+        argv: list[str],
+        returncode: int,
+        stdout: str = "",
+        stderr: str = "",
+        *,
+        streamed: bool = False,
     ) -> None:
         self.argv = argv
         self.returncode = returncode
         self.stdout = stdout
         self.stderr = stderr
         parts = [f"{where}: command failed with exit code {returncode}: {' '.join(argv)}"]
-        if stdout.strip():
+        if streamed:
+            parts[0] += " (its output is above)"
+        elif stdout.strip():
             parts.append("stdout (last lines):\n" + tail(stdout))
-        if stderr.strip():
+        if stderr.strip() and not streamed:
             parts.append("stderr (last lines):\n" + tail(stderr))
         super().__init__("\n".join(parts))
 

@@ -53,6 +53,13 @@ class RunLog:
         self.record = replace(self.record, detail=detail)
 
 
+def _why(exc: BaseException) -> str | None:
+    """The first line of an expected failure's message, for the history (the gate's
+    verdict, a failed command); None for anything else."""
+    message = getattr(exc, "message", None)
+    return message.splitlines()[0][:300] if isinstance(message, str) and message else None
+
+
 @contextmanager
 def recorded_run(
     project: Project,
@@ -85,6 +92,7 @@ def recorded_run(
             yield run
         except BaseException as exc:
             result = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-            store.finish_run(replace(run.record, ended_at=clock(), result=result))
+            detail = run.record.detail or _why(exc)
+            store.finish_run(replace(run.record, ended_at=clock(), result=result, detail=detail))
             raise
         store.finish_run(replace(run.record, ended_at=clock(), result="ok"))

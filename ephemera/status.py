@@ -1,4 +1,6 @@
-"""What is live: one row per environment (leases plus environment files)."""
+"""What is live: one row per environment (leases plus environment files), as checked
+now — health probed, a state without a lease read — never from a record alone. The
+command line renders the rows (ephemera/cli/tables.py) or prints them as JSON."""
 
 from __future__ import annotations
 
@@ -6,8 +8,6 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from ephemera.durations import format_remaining
-from ephemera.gate.cost import money
 from ephemera.gate.evaluate import per_hour
 from ephemera.health import health_url, is_healthy
 from ephemera.leases import ACTIVE, DESTROYED, UNTRACKED, Lease, LeaseStore
@@ -22,20 +22,24 @@ class StatusRow:
     stack: str | None
     target: str | None
     owner: str | None
-    expires_at: str | None
-    expires_in: str | None
+    expires_at: datetime | None
     url: str | None
     healthy: bool | None
     orphan: bool
     reason: str | None
-    changed_at: str | None
-    next_attempt_at: str | None = None
+    changed_at: datetime | None
+    next_attempt_at: datetime | None = None
     cost_so_far_usd: float | None = None
     cost_remaining_usd: float | None = None
     holder: str | None = None  # the run holding a deploying/destroying lease
 
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+    def to_json(self, now: datetime) -> dict[str, Any]:
+        """The row for `--json` (docs/json.md): times stay datetimes for the encoder,
+        and the time left is in seconds."""
+        data = asdict(self)
+        left = self.expires_at - now if self.expires_at else None
+        data["expires_in_seconds"] = int(left.total_seconds()) if left is not None else None
+        return data
 
 
 def status_rows(
@@ -56,7 +60,7 @@ def _row(
             return _untracked_row(name, lease, held)
     if lease is None:
         return StatusRow(
-            name, "not deployed", None, None, None, None, None, None, None, False, None, None
+            name, "not deployed", None, None, None, None, None, None, False, None, None
         )
     live = lease.status != DESTROYED
     url = lease.outputs.get("url") if live else None
@@ -69,14 +73,13 @@ def _row(
         stack=lease.stack,
         target=lease.target,
         owner=lease.owner,
-        expires_at=lease.expires_at.isoformat() if lease.expires_at and live else None,
-        expires_in=format_remaining(lease.expires_at - now) if lease.expires_at and live else None,
+        expires_at=lease.expires_at if live else None,
         url=url if isinstance(url, str) else None,
         healthy=healthy,
         orphan=not has_file and live,
         reason=lease.status_reason,
-        changed_at=lease.status_changed_at.isoformat() if lease.status_changed_at else None,
-        next_attempt_at=lease.next_attempt_at.isoformat() if lease.next_attempt_at else None,
+        changed_at=lease.status_changed_at,
+        next_attempt_at=lease.next_attempt_at,
         holder=lease.holder.describe() if lease.holder else None,
         **(_costs(project, lease, now) if live else {}),
     )
@@ -92,7 +95,6 @@ def _untracked_row(name: str, lease: Lease | None, resources: int) -> StatusRow:
         target=lease.target if lease else "local",
         owner=lease.owner if lease else None,
         expires_at=None,
-        expires_in=None,
         url=None,
         healthy=None,
         orphan=False,
@@ -113,39 +115,3 @@ def _costs(project: Project, lease: Lease, now: datetime) -> dict[str, float]:
         "cost_so_far_usd": round(hourly * lived, 4),
         "cost_remaining_usd": round(hourly * left, 4),
     }
-
-
-def _cost_text(row: StatusRow) -> str:
-    if row.cost_so_far_usd is None or row.cost_remaining_usd is None:
-        return "-"
-    return f"{money(row.cost_so_far_usd)} so far, {money(row.cost_remaining_usd)} to go"
-
-
-def format_table(rows: list[StatusRow]) -> str:
-    headers = ["ENV", "STATUS", "STACK", "TARGET", "OWNER", "EXPIRES IN", "URL", "HEALTH", "COST"]
-    lines = [headers]
-    for row in rows:
-        status = row.status + (" (orphan: env file deleted)" if row.orphan else "")
-        if row.status == UNTRACKED:
-            status += " (no lease: run invoke reconcile)"
-        if row.status == DESTROYED and row.changed_at:
-            status += f" at {row.changed_at[:16]}Z: {row.reason or ''}".rstrip(": ")
-        health = {True: "healthy", False: "unhealthy", None: "-"}[row.healthy]
-        lines.append(
-            [
-                row.env,
-                status,
-                row.stack or "-",
-                row.target or "-",
-                row.owner or "-",
-                row.expires_in or "-",
-                row.url or "-",
-                health,
-                _cost_text(row),
-            ]
-        )
-    widths = [max(len(line[i]) for line in lines) for i in range(len(headers))]
-    return "\n".join(
-        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
-        for line in lines
-    )

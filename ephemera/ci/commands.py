@@ -42,10 +42,6 @@ class Command:
     duration: timedelta | None = None
     duration_text: str = ""
 
-    @property
-    def hours(self) -> float:
-        return self.duration.total_seconds() / 3600 if self.duration else 0.0
-
     def __str__(self) -> str:
         return " ".join(p for p in (PREFIX, self.name, self.env, self.duration_text) if p)
 

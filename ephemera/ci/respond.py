@@ -24,7 +24,7 @@ from ephemera.ci.commands import Command, CommandUsage, parse
 from ephemera.ci.github import WRITE, GitHub, GitHubError
 from ephemera.durations import format_remaining, format_when
 from ephemera.errors import EphemeraError, UsageError
-from ephemera.janitor.extend import extend
+from ephemera.janitor.extend import extend_by
 from ephemera.leases.oplock import is_live
 
 NOT_CONFIGURED = (
@@ -142,10 +142,10 @@ def _do(ctx: lifecycle.Context, command: Command, request: Request) -> str:
     who = f"{request.user} (pull request #{request.pr})"
     if command.name == "extend":
         now = ctx.clock()
-        lease = extend(
+        lease = extend_by(
             ctx.store,
             env.name,
-            command.hours,
+            command.duration,
             now=now,
             max_ttl=env.max_ttl,
             actor=who,

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from ephemera.durations import format_when
+from ephemera.durations import format_when, iso_utc
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class SweepSummary:
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
-            "started_at": self.started_at.isoformat(),
+            "started_at": iso_utc(self.started_at),
             "dry_run": self.dry_run,
             "ok": self.ok,
         }

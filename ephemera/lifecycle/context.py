@@ -4,6 +4,9 @@ goes), and the Terraform runner of an environment."""
 from __future__ import annotations
 
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from ephemera.durations import Clock, system_clock
@@ -23,6 +26,15 @@ class Context:
 
     def say(self, text: str) -> None:
         self.echo(text + "\n")
+
+    @contextmanager
+    def step(self, env: str, title: str) -> Iterator[None]:
+        """`==> env: title`, then how long it took: a long step (init, checkov's start,
+        an apply) says what it is doing and when it is done."""
+        self.say(f"==> {env}: {title}")
+        started = time.monotonic()
+        yield
+        self.say(f"    {title}: done in {time.monotonic() - started:.1f} s")
 
 
 def terraform_for(ctx: Context, env_name: str) -> Terraform:

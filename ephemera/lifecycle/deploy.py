@@ -8,6 +8,7 @@ expiry, so the janitor destroys whatever the apply created.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -43,14 +44,21 @@ class DeployResult:
     applied: bool
 
 
-def deploy(ctx: Context, name: str, *, saved_plan: bytes | None = None) -> DeployResult:
+Confirm = Callable[[Environment, PlanSummary, "gate.GateResult"], None]
+
+
+def deploy(
+    ctx: Context, name: str, confirm: Confirm | None = None, *, saved_plan: bytes | None = None
+) -> DeployResult:
     """Plan, pass the gate, apply the saved plan, and create or renew the lease.
 
     Under the environment's operation lock. An environment whose health check fails
     has its runtime (the stack's `runtime` resource) replaced, keeping its expiry.
-    `saved_plan`: apply this plan.bin (one that was reviewed, made from these inputs:
-    the caller checks) instead of planning; the gate still runs on it, and Terraform
-    refuses it if the state moved on since."""
+    `confirm` is asked once the gate has passed, before a plan with changes is applied;
+    it raises to stop (nothing applied, the lease untouched). `saved_plan`: apply this
+    plan.bin (one that was reviewed, made from these inputs: the caller checks) instead
+    of planning; the gate still runs on it, and Terraform refuses it if the state moved
+    on since."""
     config.check_environment_name(ctx.project, name)
     with operation(ctx, name, "deploy", run_op="apply") as holder:
         env, rendered = prepare(ctx, name)
@@ -62,7 +70,10 @@ def deploy(ctx: Context, name: str, *, saved_plan: bytes | None = None) -> Deplo
             else:
                 summary = use_saved_plan(ctx, rendered, saved_plan)
             run.counts(summary.added, summary.changed, summary.destroyed)
-            gate.enforce(env, run_gate(ctx, env, summary))
+            checked = run_gate(ctx, env, summary)
+            gate.enforce(env, checked)
+            if confirm is not None and summary.has_changes:
+                confirm(env, summary, checked)
             keep_expiry = bool(repair)
             _mark_deploying(ctx, env, run, holder, keep_expiry)
             if summary.has_changes:
@@ -104,7 +115,11 @@ def apply_saved_plan(ctx: Context, rendered: Rendered, run: RunLog) -> None:
             f"{rendered.env}: the rendered inputs changed after the plan was made; "
             "run the deploy again to plan them"
         )
-    ctx.say(f"==> {rendered.env}: terraform apply")
+    with ctx.step(rendered.env, "terraform apply"):
+        _apply_plan(ctx, rendered, run)
+
+
+def _apply_plan(ctx: Context, rendered: Rendered, run: RunLog) -> None:
     terraform_for(ctx, rendered.env).run(
         ["apply", "-input=false", "-no-color", "-auto-approve", str(rendered.work_dir / PLAN_FILE)],
         cwd=rendered.root_dir,

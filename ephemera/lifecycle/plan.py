@@ -55,14 +55,14 @@ def prepare(ctx: Context, name: str) -> tuple[Environment, Rendered]:
 
 
 def init(ctx: Context, rendered: Rendered, log: IO[str]) -> None:
-    ctx.say(f"==> {rendered.env}: terraform init")
-    terraform_for(ctx, rendered.env).run(
-        ["init", "-input=false", "-no-color", f"-backend-config={rendered.backend_config}"],
-        cwd=rendered.root_dir,
-        log=log,
-        quiet=True,
-        where=f"{rendered.env}: init",
-    )
+    with ctx.step(rendered.env, "terraform init"):
+        terraform_for(ctx, rendered.env).run(
+            ["init", "-input=false", "-no-color", f"-backend-config={rendered.backend_config}"],
+            cwd=rendered.root_dir,
+            log=log,
+            quiet=True,
+            where=f"{rendered.env}: init",
+        )
 
 
 def make_plan(
@@ -175,7 +175,7 @@ def plan(ctx: Context, name: str) -> tuple[PlanSummary, gate.GateResult]:
 
 
 def run_gate(ctx: Context, env: Environment, summary: PlanSummary) -> gate.GateResult:
-    ctx.say(f"==> {env.name}: policy gate and cost")
-    checked = gate.evaluate(ctx.project, env, summary.plan_json)
+    with ctx.step(env.name, "policy gate and cost"):
+        checked = gate.evaluate(ctx.project, env, summary.plan_json)
     ctx.say(gate.report(env, checked))
     return checked

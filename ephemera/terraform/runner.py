@@ -168,7 +168,9 @@ class Terraform:
             lock = parse_lock_info(result.stderr)
             if lock is not None:
                 raise StateLocked(where, lock)
-            raise CommandError(where, shown, returncode, result.stdout, result.stderr)
+            raise CommandError(
+                where, shown, returncode, result.stdout, result.stderr, streamed=sink is not None
+            )
         return result
 
 

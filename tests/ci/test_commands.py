@@ -184,7 +184,9 @@ def test_extend_follows_the_lease_rules(
     assert state.reactions[-1] == (asked.comment_id, "+1")
     (run,) = [r for r in ctx.store.runs("svc-01") if r.op == "extend"]
     assert "bob (pull request #7)" in run.actor
-    # Past now + max_ttl (7d): refused, nothing changed, answered.
+    # Longer than max_ttl (7d), or past now + max_ttl: refused, nothing changed, answered.
+    assert respond.run(gh, ctx, request(state, "/ephemera extend svc-01 8d", "bob"), environ) == 1
+    assert "extend-ttl by 8d is longer than max_ttl (7d); nothing changed" in replies(state)[-1]
     asked = request(state, "/ephemera extend svc-01 7d", "bob")
     assert respond.run(gh, ctx, asked, environ) == 1
     assert "failed" in replies(state)[-1] and "max_ttl" in replies(state)[-1]

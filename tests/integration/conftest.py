@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -17,6 +18,7 @@ import pytest
 from tests.conftest import REPO_ROOT, free_port
 
 INVOKE = str(Path(sys.executable).parent / "invoke")
+EPHEMERA = str(Path(sys.executable).parent / "ephemera")  # the console script
 
 
 @dataclass
@@ -38,8 +40,15 @@ class Cli:
         return variables
 
     def invoke(self, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        return self._run([INVOKE, "--search-root", str(REPO_ROOT), *args], extra)
+
+    def ephemera(self, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+        """The `ephemera` console script, run in the project."""
+        return self._run([EPHEMERA, *args], extra)
+
+    def _run(self, argv: list[str], extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [INVOKE, "--search-root", str(REPO_ROOT), *args],
+            argv,
             cwd=self.root,
             env=self.env(**extra),
             stdin=subprocess.DEVNULL,
@@ -48,10 +57,32 @@ class Cli:
             timeout=240,
         )
 
+    def rows(self, **extra: str) -> list[dict]:
+        """`status --json --all`: every environment's row (docs/json.md)."""
+        done = self.invoke("status", "--json", "--all", **extra)
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)["environments"]
+
+    def runs(self, env: str) -> list[dict]:
+        """`history <env> --json`: its runs, newest first."""
+        return json.loads(self.invoke("history", env, "--json").stdout)["runs"]
+
     def write_env(self, name: str, text: str) -> Path:
         path = self.root / "environments" / f"{name}.yaml"
         path.write_text(text)
         return path
+
+
+def make(cli: Cli, *args: str) -> subprocess.CompletedProcess[str]:
+    """`make <args>` in the repository, on `cli`'s project (EPHEMERA_ROOT)."""
+    return subprocess.run(
+        ["make", "--no-print-directory", "-C", str(REPO_ROOT), *args],
+        env=cli.env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def make_project(root: Path) -> Cli:

@@ -23,7 +23,7 @@ HALF_BROKEN = {
 
 
 def status_of(cli: Cli, env: str, now: datetime) -> dict:
-    rows = json.loads(cli.invoke("status", "--json", EPHEMERA_NOW=now.isoformat()).stdout)
+    rows = cli.rows(EPHEMERA_NOW=now.isoformat())
     return next(row for row in rows if row["env"] == env)
 
 

@@ -42,18 +42,16 @@ def test_deploy_status_redeploy_destroy(cli: Cli, port: int):
     assert deployed.returncode == 0, deployed.stderr + deployed.stdout
     url = f"http://127.0.0.1:{port}"
     assert f"url:      {url}" in deployed.stdout
-    assert "expires:" in deployed.stdout and "make extend-ttl ENV=local-demo" in deployed.stdout
+    assert "expires:" in deployed.stdout and "ephemera extend-ttl local-demo 4h" in deployed.stdout
     status_code, pets = get_json(f"{url}/pets")
     assert status_code == 200 and isinstance(pets, list) and pets
 
-    status = cli.invoke("status", "--json")
-    assert status.returncode == 0, status.stderr
-    (row,) = [r for r in json.loads(status.stdout) if r["env"] == "local-demo"]
+    (row,) = [r for r in cli.rows() if r["env"] == "local-demo"]
     assert row["status"] == "active" and row["healthy"] is True and row["url"] == url
     assert row["expires_at"] is not None
 
     outputs = cli.invoke("outputs", "--env", "local-demo", "--json")
-    assert json.loads(outputs.stdout)["url"] == url
+    assert json.loads(outputs.stdout)["outputs"]["url"] == url
 
     assert mode(cli.home) == 0o700
     private = [cli.home / "leases.db", cli.home / "state" / "local-demo" / "terraform.tfstate"]
@@ -76,14 +74,13 @@ def test_deploy_status_redeploy_destroy(cli: Cli, port: int):
     assert not port_open(port)
     assert state_resources(cli, "local-demo") == []
 
-    final = json.loads(cli.invoke("status", "--json").stdout)
-    (row,) = [r for r in final if r["env"] == "local-demo"]
+    (row,) = [r for r in cli.rows() if r["env"] == "local-demo"]
     assert row["status"] == "destroyed" and row["url"] is None
 
-    history = cli.invoke("history", "--env", "local-demo", "--json")
-    ops = [(r["op"], r["result"]) for r in json.loads(history.stdout)]
+    runs = cli.runs("local-demo")
+    ops = [(r["op"], r["result"]) for r in runs]
     assert ops == [("destroy", "ok"), ("apply", "ok"), ("apply", "ok")]
-    first_apply = json.loads(history.stdout)[-1]
+    first_apply = runs[-1]
     assert (first_apply["added"], first_apply["actor"]) == (1, "tester")
 
 
@@ -110,7 +107,7 @@ def test_yaml_values_reach_terraform_as_literal_strings(cli: Cli, tmp_path):
     deployed = cli.invoke("deploy", "--env", "echo-test")
     assert deployed.returncode == 0, deployed.stderr + deployed.stdout
     outputs = json.loads(cli.invoke("outputs", "--env", "echo-test", "--json").stdout)
-    assert outputs["message"] == hostile
+    assert outputs["outputs"]["message"] == hostile
     assert not marker.exists()
     tfvars = cli.home / "work" / "echo-test" / "terraform.tfvars"
     assert oct(tfvars.stat().st_mode & 0o777) == "0o600"

@@ -4,27 +4,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import urllib.request
 
 import pytest
 
-from tests.conftest import REPO_ROOT
-from tests.integration.conftest import Cli, demo_env
+from tests.integration.conftest import Cli, demo_env, make
 from tests.integration.test_local_deploy import port_open, state_resources
 
 pytestmark = pytest.mark.integration
-
-
-def make(cli: Cli, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["make", "--no-print-directory", "-C", str(REPO_ROOT), *args],
-        env=cli.env(),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
 
 
 @pytest.fixture(autouse=True)

@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from ephemera.leases import SqliteLeaseStore
 from tests.conftest import MotoServer
 from tests.integration.conftest import Cli, demo_env, spawn, wait_for_file
+from tests.integration.test_local_deploy import port_open
 
 pytestmark = pytest.mark.integration
 LEASE_TABLE = "ephemera-leases"
@@ -58,7 +60,14 @@ def aws_env(text: str) -> str:
 
 def test_state_lands_in_the_bucket(aws_cli: Cli, moto: MotoServer, port: int):
     aws_cli.write_env("s3-demo", aws_env(demo_env(port, name="s3-demo")))
-    deployed = aws_cli.invoke("deploy", "--env", "s3-demo")
+    refused = aws_cli.invoke("deploy", "s3-demo")  # target aws asks; no terminal: refused
+    assert refused.returncode == 2, refused.stderr + refused.stdout
+    assert "refusing to apply without confirmation: no terminal to ask" in refused.stderr
+    assert "Plan: 1 to add" in refused.stdout  # the plan was shown before the question
+    listed = moto.client("s3").list_objects_v2(Bucket=BUCKET, Prefix="envs/s3-demo/")
+    assert listed.get("KeyCount", 0) == 0 and not port_open(port)  # nothing applied
+    assert SqliteLeaseStore(aws_cli.home / "leases.db").get("s3-demo") is None
+    deployed = aws_cli.invoke("deploy", "--env", "s3-demo", "--yes")
     assert deployed.returncode == 0, deployed.stderr + deployed.stdout
     body = moto.client("s3").get_object(Bucket=BUCKET, Key="envs/s3-demo/terraform.tfstate")["Body"]
     state = json.loads(body.read())
@@ -75,20 +84,20 @@ def test_lock_contention_and_unlock(aws_cli: Cli, moto: MotoServer, tmp_path: Pa
     )
     marker = tmp_path / "applying"
     first = spawn(  # held while its terraform apply runs (and holds the state lock)
-        aws_cli, "deploy", "--env", "locked", EPHEMERA_PAUSE_AT="terraform-apply",
+        aws_cli, "deploy", "--env", "locked", "--yes", EPHEMERA_PAUSE_AT="terraform-apply",
         EPHEMERA_PAUSE_FILE=str(marker),
     )  # fmt: skip
     try:
         wait_for_file(marker, first)
         wait_for_object(moto, "envs/locked/terraform.tfstate.tflock", first)
-        second = aws_cli.invoke("deploy", "--env", "locked")  # refused by the operation lock
+        second = aws_cli.invoke("deploy", "locked", "--yes")  # refused by the operation lock
         assert second.returncode == 1, second.stderr + second.stdout
         assert "another operation is running: deploy run" in second.stderr
         assert f"(pid {first.pid})" in second.stderr and "make unlock ENV=locked" in second.stderr
     finally:
         os.killpg(first.pid, signal.SIGKILL)  # the run dies; its terraform holds the lock
         first.wait(timeout=30)
-    third = aws_cli.invoke("deploy", "--env", "locked")  # its operation lock is taken over
+    third = aws_cli.invoke("deploy", "--env", "locked", "--yes")  # its operation lock is taken over
     assert third.returncode == 1, third.stderr + third.stdout
     assert "took over the operation lock of deploy run" in third.stdout
     assert "the state is locked by" in third.stderr and "invoke unlock" in third.stderr
@@ -120,7 +129,7 @@ def test_leases_live_in_dynamodb_when_defaults_name_a_table(
     from ephemera.leases.dynamodb import DynamoLeaseStore
 
     aws_cli.write_env("shared", aws_env(demo_env(port, name="shared")))
-    deployed = aws_cli.invoke("deploy", "--env", "shared")
+    deployed = aws_cli.invoke("deploy", "--env", "shared", AUTO_APPROVE="1")
     assert deployed.returncode == 0, deployed.stderr + deployed.stdout
 
     store = DynamoLeaseStore(moto.client("dynamodb"), LEASE_TABLE)
@@ -129,7 +138,7 @@ def test_leases_live_in_dynamodb_when_defaults_name_a_table(
     assert [run.op for run in store.runs("shared")] == ["apply"]
     assert not (aws_cli.home / "leases.db").exists()
 
-    rows = json.loads(aws_cli.invoke("status", "--json").stdout)
+    rows = aws_cli.rows()
     assert [r["status"] for r in rows if r["env"] == "shared"] == ["active"]
     assert aws_cli.invoke("destroy", "--env", "shared", "--yes").returncode == 0
     assert store.get("shared").status == "destroyed"

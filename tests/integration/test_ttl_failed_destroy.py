@@ -28,7 +28,7 @@ def sweep(cli: Cli, at: datetime) -> dict:
 
 
 def lease(cli: Cli, now: datetime) -> dict:
-    rows = json.loads(cli.invoke("status", "--json", EPHEMERA_NOW=now.isoformat()).stdout)
+    rows = cli.rows(EPHEMERA_NOW=now.isoformat())
     return next(row for row in rows if row["env"] == "stubborn")
 
 
@@ -48,7 +48,7 @@ def test_failed_destroy_backs_off_then_retries(cli: Cli):
     )
     assert cli.invoke("deploy", "--env", "stubborn").returncode == 0
 
-    expired = datetime.now(UTC) + timedelta(minutes=5)
+    expired = (datetime.now(UTC) + timedelta(minutes=5)).replace(microsecond=0)  # as JSON has it
     first = sweep(cli, expired)
     assert [item["env"] for item in first["failed"]] == ["stubborn"]
     row = lease(cli, expired)

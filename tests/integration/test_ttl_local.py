@@ -17,7 +17,7 @@ pytestmark = pytest.mark.integration
 
 
 def leases(cli: Cli) -> dict[str, dict]:
-    return {row["env"]: row for row in json.loads(cli.invoke("status", "--json").stdout)}
+    return {row["env"]: row for row in cli.rows()}
 
 
 def test_sweep_destroys_only_the_expired_unprotected_env(cli: Cli):
@@ -64,19 +64,19 @@ def test_extend_ttl_moves_expiry_and_refuses_past_max_ttl(cli: Cli, port: int):
     cli.write_env("local-demo", demo_env(port))
     assert cli.invoke("deploy", "--env", "local-demo").returncode == 0
     before = datetime.fromisoformat(leases(cli)["local-demo"]["expires_at"])
-    extended = cli.invoke("extend-ttl", "--env", "local-demo", "--hours", "3", "--reason", "demo")
+    extended = cli.invoke("extend-ttl", "local-demo", "3h", "--reason", "demo")
     assert extended.returncode == 0, extended.stderr
     after = datetime.fromisoformat(leases(cli)["local-demo"]["expires_at"])
     assert after - before == timedelta(hours=3)
     assert "expires" in extended.stdout
 
-    too_far = cli.invoke("extend-ttl", "--env", "local-demo", "--hours", "1000")
-    assert too_far.returncode == 2 and "max_ttl" in too_far.stderr
-    unknown = cli.invoke("extend-ttl", "--env", "lcoal-demo", "--hours", "1")
+    too_far = cli.invoke("extend-ttl", "local-demo", "1000")
+    assert too_far.returncode == 2 and "longer than max_ttl (7d)" in too_far.stderr
+    unknown = cli.invoke("extend-ttl", "lcoal-demo", "1h")
     assert unknown.returncode == 2 and "did you mean 'local-demo'" in unknown.stderr
 
-    history = json.loads(cli.invoke("history", "--env", "local-demo", "--json").stdout)
+    history = cli.runs("local-demo")
     assert history[0]["op"] == "extend" and "demo" in history[0]["detail"]
     assert cli.invoke("destroy", "--env", "local-demo", "--yes").returncode == 0
-    refused = cli.invoke("extend-ttl", "--env", "local-demo", "--hours", "1")
+    refused = cli.invoke("extend-ttl", "--env", "local-demo", "--duration", "1")
     assert refused.returncode == 2 and "destroyed" in refused.stderr

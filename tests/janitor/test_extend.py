@@ -31,7 +31,7 @@ def test_extend_moves_expiry_and_records_the_run(store: SqliteLeaseStore) -> Non
     assert store.get("qa").expires_at == NOW + 5 * H
     [run] = store.runs("qa")
     assert run.op == "extend" and run.actor == "bob" and run.result == "ok"
-    assert run.detail == "2025-03-01 14:00 UTC → 2025-03-01 17:00 UTC, demo tomorrow"
+    assert run.detail == "expiry 2025-03-01T14:00:00Z → 2025-03-01T17:00:00Z, demo tomorrow"
 
 
 def test_extend_refused_past_max_ttl(store: SqliteLeaseStore) -> None:

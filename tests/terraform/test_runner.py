@@ -57,7 +57,8 @@ def test_a_failing_command_names_command_code_and_stderr(terraform, tmp_path: Pa
         runner.run(["plan", "-no-color", "-bogus-flag"], cwd=tmp_path, where="qa: plan")
     message = caught.value.message
     assert message.startswith("qa: plan: command failed with exit code 1: terraform plan")
-    assert "flag provided but not defined: -bogus-flag" in message
+    assert message.endswith("(its output is above)")  # the echo showed it: printed once
+    assert "flag provided but not defined: -bogus-flag" in caught.value.stderr
     assert caught.value.returncode == 1
 
 
@@ -70,7 +71,9 @@ def test_ephemera_terraform_names_the_binary(tmp_path: Path, monkeypatch, terraf
     runner, lines = terraform
     with pytest.raises(CommandError, match="exit code 7: terraform init") as caught:
         runner.run(["init"], cwd=tmp_path)
-    assert "oops" in caught.value.message and "fake init\n" in lines
+    assert "oops\n" in lines and "fake init\n" in lines  # streamed, so …
+    assert caught.value.message.endswith("(its output is above)")  # … printed once
+    assert caught.value.stderr == "oops\n"
 
 
 def test_the_child_gets_a_private_data_dir_and_no_input(terraform, tmp_path: Path):
@@ -104,3 +107,14 @@ def test_a_missing_binary_is_a_usage_error(tmp_path: Path, monkeypatch, terrafor
     runner, _ = terraform
     with pytest.raises(UsageError, match="cannot run .*no-such-terraform.*EPHEMERA_TERRAFORM"):
         runner.run(["init"], cwd=tmp_path, where="qa: init")
+
+
+def test_a_quiet_command_names_its_stderr(tmp_path: Path, monkeypatch, terraform) -> None:
+    fake = tmp_path / "tofu"
+    fake.write_text("#!/bin/sh\necho oops >&2\nexit 7\n")
+    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("EPHEMERA_TERRAFORM", str(fake))
+    runner, lines = terraform
+    with pytest.raises(CommandError) as caught:
+        runner.run(["init"], cwd=tmp_path, quiet=True)
+    assert lines == [] and "stderr (last lines):\n  oops" in caught.value.message

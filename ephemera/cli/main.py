@@ -1,0 +1,81 @@
+"""The `ephemera` command: Invoke's Program over the tasks of `ephemera.cli.tasks`.
+
+`ephemera deploy local-demo`, `ephemera --version`, `ephemera <task> -h`. Two habits
+Invoke does not have are added here, before Invoke parses the command line: `-h` and
+`--help` after a task name ask for that task's help (Invoke would read them as the
+value of a positional argument), and a task whose environment is optional
+(`validate`, `drift`) takes it positionally too. A command line Invoke cannot parse
+exits 2 (usage), as every other usage error does.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+
+from invoke import Program
+from invoke.exceptions import ParseError
+
+from ephemera.cli.tasks import namespace
+from ephemera.errors import EXIT_INVALID
+
+OPTIONAL_ENV = ("validate", "drift")  # tasks whose environment may be left out
+
+
+def normalized(argv: Sequence[str]) -> list[str]:
+    """`argv` with a task's `-h` as `--help <task>` and an optional environment given
+    positionally as `--env <name>`."""
+    args = list(argv)
+    tasks = set(namespace.task_names) | {
+        a for names in namespace.task_names.values() for a in names
+    }
+    where = next((i for i, arg in enumerate(args[1:], 1) if arg in tasks), None)
+    if where is None:
+        return args
+    task, rest = args[where], args[where + 1 :]
+    if "-h" in rest or "--help" in rest:
+        return [*args[:where], "--help", task]
+    if task in OPTIONAL_ENV and rest and not rest[0].startswith("-"):
+        return [*args[: where + 1], "--env", *rest]
+    return args
+
+
+class EphemeraProgram(Program):
+    """Invoke's Program with the command-line habits above."""
+
+    def run(self, argv: Sequence[str] | str | None = None, exit: bool = True) -> None:  # noqa: A002
+        if argv is None or not isinstance(argv, str):
+            argv = normalized(sys.argv if argv is None else argv)
+        super().run(argv, exit=exit)
+
+    def parse_core(self, argv: list[str] | None) -> None:
+        _usage(super().parse_core, argv)
+
+    def parse_tasks(self) -> None:
+        _usage(super().parse_tasks)
+
+
+def _usage(parse: object, *args: object) -> None:
+    """Run an Invoke parse step; a command line it cannot parse exits 2."""
+    try:
+        parse(*args)  # type: ignore[operator]
+    except ParseError as exc:
+        print(f"ephemera: {exc}", file=sys.stderr)
+        raise SystemExit(EXIT_INVALID) from None
+
+
+def _version() -> str:
+    try:
+        return version("ephemera")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+program = EphemeraProgram(
+    namespace=namespace, version=_version(), name="Ephemera", binary="ephemera"
+)
+
+
+def main() -> None:
+    program.run()
