@@ -279,8 +279,8 @@ def render_comment(
     header = header.replace("### Ephemera plan", f"### {title}", 1) + _verdicts(verdicts)
     saved_note = {
         True: "Each plan is kept, sealed, for the apply on merge; plan files are never in it.",
-        False: "Plans are not kept for the merge (no EPHEMERA_PLAN_KEY): the merge re-plans "
-        "and waits for approval; plan files are never uploaded.",
+        False: "Plans are not kept for the merge: the apply on merge needs the repository "
+        "secret EPHEMERA_PLAN_KEY; plan files are never uploaded.",
         None: "Plan files are never uploaded.",
     }[kept]
     footer = (

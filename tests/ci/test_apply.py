@@ -5,6 +5,7 @@ with real Terraform: test_saved_plans.py)."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -133,6 +134,49 @@ def test_ci_apply_orchestration(
     with pytest.raises(UsageError, match="EPHEMERA_PLAN_KEY is not set"):
         saved.require_key({})
     assert ci.ci_apply(repo.root, base, env="svc-01", **{**args, "environ": {}}) == 1
+
+
+def test_ci_merge_sorts_a_merge(
+    repo: FixtureRepo, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    FakeTerraform().install(monkeypatch)  # the state serial: 3
+    base = repo.git("rev-parse", "HEAD")
+    for name in ("svc-01", "svc-02"):
+        edit(repo, f"environments/{name}.yaml", "ttl: 4h", "ttl: 2h")
+    edit(repo, "environments/api-01.yaml", "ttl: 8h", "ttl: 2h")
+    repo.remove("environments/svc-03.yaml")
+    repo.commit()
+    kept = tmp_path / "saved"
+    seal(repo, "svc-01", kept)  # svc-02 has none: re-planned
+    output = tmp_path / "output"
+    environ = {**PLAN_KEY, "GITHUB_OUTPUT": str(output)}
+    store = SqliteLeaseStore(tmp_path / "leases.db")
+    args = {"saved_dir": kept, "replan_dir": tmp_path / "replans", "store": store}
+    found = tmp_path / "results"
+    code = ci.ci_merge(
+        repo.root, base, results_dir=found, emit=lambda _: None, environ=environ, **args
+    )
+    assert code == 0
+    decided = dict(line.split("=", 1) for line in output.read_text().splitlines())
+    assert json.loads(decided["apply"])["include"] == [
+        {"env": "svc-01", "action": "update"},
+        {"env": "svc-03", "action": "destroy"},
+    ]
+    assert json.loads(decided["approve"])["include"] == [{"env": "svc-02", "action": "update"}]
+    assert sorted(p.name for p in (tmp_path / "replans").iterdir()) == ["svc-02.plan.enc"]
+    assert {r.env: r.result for r in results.read(found)} == {
+        "api-01": results.SKIPPED,
+        "svc-02": results.WAITING,
+    }
+    # Without the secret nothing unseen is applied: each aws change fails, naming it.
+    output.write_text("")
+    code = ci.ci_merge(
+        repo.root, base, emit=lambda _: None, environ={"GITHUB_OUTPUT": str(output)}, **args
+    )
+    assert code == 1
+    decided = dict(line.split("=", 1) for line in output.read_text().splitlines())
+    assert json.loads(decided["apply"])["include"] == [{"env": "svc-03", "action": "destroy"}]
+    assert decided["approve_count"] == "0"
 
 
 @pytest.mark.integration

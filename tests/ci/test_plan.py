@@ -117,7 +117,7 @@ def test_ci_plan_orchestration(repo: FixtureRepo, monkeypatch: pytest.MonkeyPatc
     assert "**destroy**" in rows["svc-05"]
     assert f"⏭️ {targets.LOCAL}" in rows["api-03"] and "| — |" in rows["api-03"]
     assert comment.startswith(MARKER)
-    assert "not kept for the merge (no EPHEMERA_PLAN_KEY)" in comment
+    assert "the apply on merge needs the repository secret EPHEMERA_PLAN_KEY" in comment
     # Artifacts: text and JSON, never the saved plan; without a key nothing is kept.
     ci_dir = repo.root / ".ephemera" / "ci"
     names = {p.name for p in ci_dir.iterdir()}
