@@ -75,6 +75,13 @@ def compare_range(
     return base_commit, head_commit
 
 
+def changed_paths(repo_root: Path, base: str, head: str, paths: tuple[str, ...]) -> list[str]:
+    """The files under `paths` (relative to the project root) that differ between the
+    two commits, relative to the project root."""
+    result = _git(Path(repo_root), "diff", "--name-only", "--relative", base, head, "--", *paths)
+    return sorted(line for line in result.stdout.splitlines() if line)
+
+
 def project_prefix(repo_root: Path) -> str:
     """Where the project is inside its git repository ("" at the top, else "infra/")."""
     result = _git(Path(repo_root), "rev-parse", "--show-prefix", check=False)

@@ -17,13 +17,13 @@ from typing import Any
 from ephemera import config, lifecycle, session
 from ephemera.cli import tables
 from ephemera.cli.output import approved, ask, console, iso, print_json, when
-from ephemera.durations import duration_text, parse_duration
+from ephemera.durations import parse_duration
 from ephemera.environment import Environment
 from ephemera.errors import EXIT_FAILED, EXIT_INVALID, EphemeraError, UsageError, ValidationError
 from ephemera.gate import GateResult
 from ephemera.gate.cost import format_estimate
 from ephemera.janitor.dispatch import LocalDispatcher
-from ephemera.janitor.extend import extend
+from ephemera.janitor.extend import extend_by
 from ephemera.janitor.ladder import DEFAULT_LADDER, parse_ladder
 from ephemera.janitor.notify import RoutingNotifier
 from ephemera.janitor.summary import format_summary
@@ -259,17 +259,11 @@ def extension(text: str) -> timedelta:
 def extend_ttl(env: str, duration: str, reason: str = "") -> None:
     ctx = context()
     environment = config.load_environment(ctx.project, require_env(env))
-    by = extension(duration)
-    if by > environment.max_ttl:
-        raise UsageError(
-            f"{env}: extend-ttl by {duration_text(by)} is longer than max_ttl "
-            f"({duration_text(environment.max_ttl)}); nothing changed"
-        )
     now = ctx.clock()
-    lease = extend(
+    lease = extend_by(
         ctx.store,
         env,
-        by.total_seconds() / 3600,
+        extension(duration),
         now=now,
         max_ttl=environment.max_ttl,
         actor=current_actor(),

@@ -302,33 +302,108 @@ def policy_scan(c: Context, path: str = "") -> None:
         "head": "head revision (default HEAD, which must be checked out)",
         "jobs": "a whole number: environments planned in parallel",
         "output": "where to write the comment (default plan-comment.md)",
-        "matrix": "print a GitHub Actions matrix of the affected environments instead",
     },
 )
 def ci_plan(
+    c: Context, base: str = "", head: str = "HEAD", jobs: int = Whole(4), output: str = ""
+) -> None:
+    """Plan the environments a change affects; write plan-comment.md (exit 1 on failures);
+    with EPHEMERA_PLAN_KEY, keep each plan sealed for the apply on merge."""
+    from ephemera.cli import tools
+
+    _run(tools.ci_plan, base, head, jobs, output)
+
+
+@task(
+    name="ci-merge",
+    auto_shortflags=False,
+    help={
+        "base": "base revision (before the push)",
+        "head": "head revision (the merge commit, checked out)",
+        "saved": "directory of ci-plan's sealed saved plans (from its artifact)",
+        "replan": "where the re-plans are sealed (default .ephemera/ci-replan)",
+        "results": "write the skipped, failed and waiting environments' results here",
+    },
+)
+def ci_merge(
     c: Context,
     base: str = "",
     head: str = "HEAD",
-    jobs: int = Whole(4),
-    output: str = "",
-    matrix: bool = False,
+    saved: str = "",
+    replan: str = "",
+    results: str = "",
 ) -> None:
-    """Plan the environments a change affects; write plan-comment.md (exit 1 on failures)."""
+    """On merge: which saved plans still hold (apply), which are re-planned (approve)."""
     from ephemera.cli import tools
 
-    _run(tools.ci_plan, base, head, jobs, output, matrix)
+    _run(tools.ci_merge, base, head, saved, replan, results)
 
 
 @task(
     name="ci-apply",
     auto_shortflags=False,
-    help={"base": "base revision", "head": "head revision", "env": "apply only this one"},
+    help={
+        "base": "base revision (before the push)",
+        "head": "head revision (the merge commit, checked out)",
+        "env": "apply only this one",
+        "saved": "directory of the sealed saved plans (the plan's, or the merge's re-plans)",
+        "results": "write each environment's result (JSON) into this directory",
+    },
 )
-def ci_apply(c: Context, base: str = "", head: str = "HEAD", env: str = "") -> None:
-    """Apply the environments a change affects (gate included); destroy deleted ones."""
+def ci_apply(
+    c: Context,
+    base: str = "",
+    head: str = "HEAD",
+    env: str = "",
+    saved: str = "",
+    results: str = "",
+) -> None:
+    """Apply the saved plans that still hold (gate included); destroy deleted environments."""
     from ephemera.cli import tools
 
-    _run(tools.ci_apply, base, head, env)
+    _run(tools.ci_apply, base, head, env, saved, results)
+
+
+@task(
+    name="ci-publish",
+    auto_shortflags=False,
+    help={
+        "pr": "pull request number",
+        "comment": "the sticky comment: create or replace it with this file",
+        "labels": "labels.json of ci-plan: add or remove the destroy/replace labels",
+        "section": "a section (e.g. the merge's re-plan) to put into the sticky comment",
+        "results": "a directory of apply results to append to the sticky comment",
+        "find_plan": "a merge commit: write its pull request and plan run to GITHUB_OUTPUT",
+    },
+)
+def ci_publish(
+    c: Context,
+    pr: str = "",
+    comment: str = "",
+    labels: str = "",
+    section: str = "",
+    results: str = "",
+    find_plan: str = "",
+) -> None:
+    """Put plans, labels and results on a pull request (GITHUB_TOKEN, GITHUB_REPOSITORY)."""
+    from ephemera.cli import tools
+
+    _run(tools.ci_publish, pr, comment, labels, section, results, find_plan)
+
+
+@task(
+    name="ci-command",
+    auto_shortflags=False,
+    help={
+        "accept": "parse COMMENT_BODY, check COMMENT_USER's permission, react, re-plan",
+        "run": "run the accepted extend, destroy or unlock and answer in the thread",
+    },
+)
+def ci_command(c: Context, accept: bool = False, run: bool = False) -> None:
+    """A /ephemera command from a pull-request comment."""
+    from ephemera.cli import tools
+
+    _run(tools.ci_command, accept, run)
 
 
 @task(

@@ -114,10 +114,13 @@ def _cost(
     return estimate, over_budget, None
 
 
-def estimate_cost(env: Environment, plan: dict) -> tuple[cost.CostEstimate, str | None]:
-    """The cost of `plan` over the env's TTL, and the budget breach if there is one."""
+def estimate_cost(
+    env: Environment, plan: dict, pricing: dict | None = None
+) -> tuple[cost.CostEstimate, str | None]:
+    """The cost of `plan` over the env's TTL, and the budget breach if there is one
+    (`pricing`: another pricing table than the package's, e.g. a revision's)."""
     region = env.region or env.aws.get("region") or ""
-    estimate = cost.estimate(plan, region, env.ttl, target=env.target)
+    estimate = cost.estimate(plan, region, env.ttl, target=env.target, pricing=pricing)
     return estimate, cost.budget_check(estimate, env.budget, env=env.name)
 
 

@@ -7,6 +7,7 @@ inputs it was made from, so apply can refuse a plan whose inputs changed since.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -94,8 +95,24 @@ def make_plan(
     except CommandError as exc:
         raise _in_yaml(ctx, rendered.env, exc) from None
     plan_file.chmod(0o600)
-    shown = terraform.run(
-        ["show", "-json", "-no-color", str(plan_file)],
+    return _saved(ctx, rendered)
+
+
+def use_saved_plan(ctx: Context, rendered: Rendered, plan: bytes) -> PlanSummary:
+    """Take `plan` (a plan.bin made elsewhere, from inputs the caller has checked are
+    these) as this environment's saved plan: written 0600, shown as plan.json."""
+    ctx.say(f"==> {rendered.env}: the saved plan ({len(plan)} bytes)")
+    plan_file = rendered.work_dir / PLAN_FILE
+    descriptor = os.open(plan_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(plan)
+    return _saved(ctx, rendered)
+
+
+def _saved(ctx: Context, rendered: Rendered) -> PlanSummary:
+    """plan.json (show -json) and the inputs' digest beside the saved plan.bin."""
+    shown = terraform_for(ctx, rendered.env).run(
+        ["show", "-json", "-no-color", str(rendered.work_dir / PLAN_FILE)],
         cwd=rendered.root_dir,
         quiet=True,
         where=f"{rendered.env}: show",
