@@ -8,40 +8,14 @@ names the function it calls. The environment is positional where a task needs on
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from typing import Any
+from invoke import Collection, Context, task
 
-from invoke import Collection, Context, Exit, task
-from invoke.exceptions import ParseError
+# the provisioning API's tasks (serve, token-create, token-list, token-revoke)
+from ephemera.cli.apitasks import serve, token_create, token_list, token_revoke  # noqa: F401
+from ephemera.cli.taskbase import Whole
+from ephemera.cli.taskbase import run_command as _run
 
 ENV_HELP = {"env": "environment name (a file environments/<name>.yaml); positional"}
-
-
-class Whole(int):
-    """The kind of an integer option (Invoke takes it from the default's type). Invoke
-    would cast with int(), whose ValueError ends in a traceback and which takes other
-    scripts' digits ('٣'); this refuses anything but ASCII digits with a ParseError,
-    which `invoke` and `ephemera` print as a usage error."""
-
-    def __new__(cls, value: object = 0) -> Whole:
-        text = str(value).strip()
-        if not re.fullmatch(r"-?[0-9]{1,9}", text):
-            raise ParseError(f"expected a whole number (digits 0-9), got {value!r}")
-        return super().__new__(cls, int(text))
-
-
-def _run(command: Callable[..., Any], *args: Any) -> None:
-    """Call `command(*args)` through the one top-level handler; a returned int is the
-    exit code."""
-    from ephemera.cli.handler import CommandExit, run
-
-    try:
-        code = run(lambda: command(*args))
-    except CommandExit as exc:
-        raise Exit(exc.message, code=exc.code) from None
-    if isinstance(code, int) and code:
-        raise Exit(code=code)
 
 
 @task(help={"env": "validate only this environment", "json": "the verdict as JSON (docs/json.md)"})
@@ -404,61 +378,6 @@ def ci_command(c: Context, accept: bool = False, run: bool = False) -> None:
     from ephemera.cli import tools
 
     _run(tools.ci_command, accept, run)
-
-
-@task(
-    auto_shortflags=False,
-    help={
-        "host": "address to listen on (default 127.0.0.1: this machine only)",
-        "port": "port to listen on (default 8780; 0: any free port)",
-        "workers": "runs at once (default 2)",
-        "dispatch": "where runs go: local (default) or codebuild",
-        "codebuild_project": "with --dispatch codebuild: the project whose buildspec runs make",
-    },
-)
-def serve(
-    c: Context,
-    host: str = "127.0.0.1",
-    port: int = Whole(8780),
-    workers: int = Whole(2),
-    dispatch: str = "local",
-    codebuild_project: str = "",
-) -> None:
-    """The provisioning API (/v1, OpenAPI at /v1/openapi.json) and the dashboard (/)."""
-    from ephemera.cli import api
-
-    _run(api.serve, host, int(port), int(workers), dispatch, codebuild_project)
-
-
-@task(
-    name="token-create",
-    help={
-        "name": "who or what uses the token (unique among active tokens)",
-        "scopes": "comma-separated: read, plan, deploy, destroy, extend",
-        "json": "print a JSON object, the token included (docs/json.md)",
-    },
-)
-def token_create(c: Context, name: str = "", scopes: str = "read", json: bool = False) -> None:
-    """Create an API token; it is printed once, only its salted hash is kept."""
-    from ephemera.cli import api
-
-    _run(api.token_create, name, scopes, json)
-
-
-@task(name="token-list", help={"json": "print a JSON object (docs/json.md)"})
-def token_list(c: Context, json: bool = False) -> None:
-    """List the API tokens: name, id, scopes, created, revoked (never the token)."""
-    from ephemera.cli import api
-
-    _run(api.token_list, json)
-
-
-@task(name="token-revoke", help={"name": "the token's name (or id)"})
-def token_revoke(c: Context, name: str = "") -> None:
-    """Revoke an API token: requests with it get 401 from the next one on."""
-    from ephemera.cli import api
-
-    _run(api.token_revoke, name)
 
 
 namespace = Collection.from_module(__import__(__name__, fromlist=["*"]))
