@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,8 +96,20 @@ def make_project(root: Path) -> Cli:
 
 
 @pytest.fixture
-def cli(tmp_path: Path) -> Cli:
-    return make_project(tmp_path / "project")
+def cli(tmp_path: Path) -> Iterator[Cli]:
+    project = make_project(tmp_path / "project")
+    yield project
+    stop_mock_apis(project)
+
+
+def stop_mock_apis(cli: Cli) -> None:
+    """SIGTERM every mock API a test left running (a failed assertion before its
+    destroy, or a test that had no reason to destroy): none outlives its test."""
+    for pidfile in cli.home.glob("run/*/mockapi.pid"):
+        with contextlib.suppress(OSError, ValueError):
+            pid = int(pidfile.read_text())
+            if is_mockapi_server(pid):
+                os.kill(pid, signal.SIGTERM)
 
 
 def demo_env(port: int, name: str = "local-demo", **overrides: str) -> str:
