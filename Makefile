@@ -11,9 +11,12 @@ CHECKOV_VENV := .venv-checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 YAMLLS := tools/yaml-language-server
 YAMLLS_STAMP := $(YAMLLS)/node_modules/.installed
+PLAYWRIGHT := tools/playwright
+PLAYWRIGHT_STAMP := $(PLAYWRIGHT)/node_modules/.installed
 # Keep user values as literal text: $(value) stops make from expanding a value such
 # as ENV='$(shell …)' when it exports it to the recipes' environment.
-USER_VARS := ENV HOURS REASON AUTO_APPROVE DRY_RUN MAX_DESTROYS BASE REGION REPO STATE_BUCKET
+USER_VARS := ENV HOURS REASON AUTO_APPROVE DRY_RUN MAX_DESTROYS BASE REGION REPO STATE_BUCKET \
+	API_HOST API_PORT NAME SCOPES
 $(foreach v,$(USER_VARS),$(eval override $(v) := $$(value $(v))))
 export $(USER_VARS)
 
@@ -40,11 +43,19 @@ $(YAMLLS_STAMP): $(YAMLLS)/package.json $(YAMLLS)/package-lock.json
 	@npm ci --prefix $(YAMLLS) --no-audit --no-fund --loglevel=error
 	@touch $(YAMLLS_STAMP)
 
-.PHONY: help setup new deploy plan destroy status outputs history extend-ttl ttl unlock drift reconcile policy-scan ci-plan lambda-package bootstrap validate schema provider-schema tf-validate test lint bench clean
+# playwright-core for the dashboard test (tests/api/test_dashboard.py): it drives the
+# machine's chromium (.ci/run installs Debian's) and never downloads a browser.
+$(PLAYWRIGHT_STAMP): $(PLAYWRIGHT)/package.json $(PLAYWRIGHT)/package-lock.json
+	@command -v npm >/dev/null || { echo "the dashboard test needs node and npm (apt-get install nodejs npm)" >&2; exit 2; }
+	@echo "installing playwright-core into $(PLAYWRIGHT)/node_modules …"
+	@npm ci --prefix $(PLAYWRIGHT) --no-audit --no-fund --loglevel=error
+	@touch $(PLAYWRIGHT_STAMP)
+
+.PHONY: help setup new deploy plan destroy status outputs history extend-ttl ttl unlock drift reconcile policy-scan ci-plan lambda-package bootstrap validate schema provider-schema tf-validate serve token-create token-list token-revoke test lint bench clean
 help: ## Show this list of targets
 	@grep -E '^[a-z][a-z-]*:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-15s %s\n", $$1, $$2}'
 
-setup: $(STAMP) $(CHECKOV_STAMP) $(YAMLLS_STAMP) ## Create .venv and install dependencies (runs automatically)
+setup: $(STAMP) $(CHECKOV_STAMP) $(YAMLLS_STAMP) $(PLAYWRIGHT_STAMP) ## Create .venv and install dependencies (runs automatically)
 
 define need_env
 	@test -n "$$ENV" || { echo "usage: make $@ ENV=<name>  (environments are listed by 'make status')" >&2; exit 2; }
@@ -132,12 +143,26 @@ tf-validate: $(STAMP) ## Check terraform/ against the AWS provider schema, offli
 provider-schema: $(STAMP) ## Re-derive terraform/provider-schemas/aws.json.gz from the pinned npm package (rare; needs npm)
 	@$(INV) provider-schema
 
+serve: $(STAMP) $(CHECKOV_STAMP) ## The provisioning API and dashboard on 127.0.0.1:8780 [API_HOST=… API_PORT=…]
+	@$(INV) serve --host "$${API_HOST:-127.0.0.1}" --port "$${API_PORT:-8780}"
+
+token-create: $(STAMP) ## Create an API token NAME=<who> SCOPES=read,plan,deploy,destroy,extend (shown once)
+	@test -n "$$NAME" || { echo "usage: make token-create NAME=<who> SCOPES=read[,plan,deploy,destroy,extend]" >&2; exit 2; }
+	@$(INV) token-create --name "$$NAME" --scopes "$${SCOPES:-read}"
+
+token-list: $(STAMP) ## List the API tokens (names, scopes; never the tokens)
+	@$(INV) token-list
+
+token-revoke: $(STAMP) ## Revoke the API token NAME=<name>
+	@test -n "$$NAME" || { echo "usage: make token-revoke NAME=<name>" >&2; exit 2; }
+	@$(INV) token-revoke --name "$$NAME"
+
 lint: $(STAMP) ## Run ruff and the import contracts (lint-imports, pyproject.toml)
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check .
 	@$(VENV)/bin/lint-imports --no-cache --no-logo
 
-test: $(STAMP) $(CHECKOV_STAMP) $(YAMLLS_STAMP) ## Run ruff and the whole test suite
+test: $(STAMP) $(CHECKOV_STAMP) $(YAMLLS_STAMP) $(PLAYWRIGHT_STAMP) ## Run ruff and the whole test suite
 	@$(MAKE) --no-print-directory lint
 	@$(VENV)/bin/python -m pytest -q
 
@@ -145,4 +170,4 @@ bench: $(STAMP) $(CHECKOV_STAMP) ## Run the benchmarks: each figure beside its b
 	@$(VENV)/bin/python -m benchmarks
 
 clean: ## Remove .venv, .venv-checkov, node_modules and .ephemera (leases, state and rendered files!)
-	rm -rf $(VENV) $(CHECKOV_VENV) $(YAMLLS)/node_modules .ephemera
+	rm -rf $(VENV) $(CHECKOV_VENV) $(YAMLLS)/node_modules $(PLAYWRIGHT)/node_modules .ephemera

@@ -119,6 +119,11 @@ class Project:
         the stacks' validation checks): safe to delete at any time."""
         return self.home / "cache"
 
+    @property
+    def api_dir(self) -> Path:
+        """The provisioning API's tokens (hashed) and the console logs of its runs."""
+        return self.home / "api"
+
     def known_environments(self) -> list[str]:
         """Names of the environment files, `_defaults.yaml` excluded, sorted; the
         directory is read on the first call only (see the class docstring)."""

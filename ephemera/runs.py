@@ -9,11 +9,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from ephemera.durations import Clock
 from ephemera.leases import LeaseStore, RunRecord, new_run_id
 from ephemera.project import Project
+
+
+def run_json(run: RunRecord) -> dict[str, Any]:
+    """A run record as `history --json` and the API show it (docs/json.md): its fields,
+    times left as datetimes for the encoder, and how long it took."""
+    took = run.ended_at - run.started_at if run.ended_at else None
+    return {**run.__dict__, "duration_seconds": int(took.total_seconds()) if took else None}
 
 
 def current_actor() -> str:

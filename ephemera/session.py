@@ -8,9 +8,13 @@ and honour the same `EPHEMERA_NOW` (and `EPHEMERA_HEALTH_TIMEOUT`).
 
 from __future__ import annotations
 
+import contextlib
+import json
 import math
 import os
+import re
 from datetime import datetime
+from typing import Any
 
 from ephemera import config, lifecycle
 from ephemera.durations import Clock, system_clock
@@ -24,13 +28,50 @@ from ephemera.terraform.runner import echo_stderr, echo_stdout
 
 def context(progress_to_stderr: bool = False) -> lifecycle.Context:
     """Progress (Terraform's output, `==>` steps) goes to stdout, or to stderr when
-    stdout carries JSON for a script."""
+    stdout carries JSON for a script. A run the provisioning API started also gets the
+    id it handed out (EPHEMERA_RUN_ID) and sends its events to EPHEMERA_EVENTS_FD."""
     project = Project.discover()
     project.ensure_home()
     echo = echo_stderr if progress_to_stderr else echo_stdout
     return lifecycle.Context(
-        project=project, store=open_store(project), clock=cli_clock(), echo=echo
+        project=project,
+        store=open_store(project),
+        clock=cli_clock(),
+        echo=echo,
+        events=events_to_fd(),
+        run_id=given_run_id(),
     )
+
+
+RUN_ID = re.compile(r"^[0-9]{8}T[0-9]{6}Z-[a-z]+-[0-9a-f]{10}$")  # leases.new_run_id
+
+
+def given_run_id() -> str | None:
+    """EPHEMERA_RUN_ID: the run id the API chose for this command's operation."""
+    text = os.environ.get("EPHEMERA_RUN_ID")
+    if not text:
+        return None
+    if not RUN_ID.match(text):
+        raise UsageError(f"EPHEMERA_RUN_ID: {text!r} is not a run id")
+    return text
+
+
+def events_to_fd() -> lifecycle.Events:
+    """The lifecycle's events as JSON lines on EPHEMERA_EVENTS_FD (a pipe the API opened
+    for this process), or nowhere."""
+    text = os.environ.get("EPHEMERA_EVENTS_FD")
+    if not text:
+        return lifecycle.no_events
+    if not text.isdigit():
+        raise UsageError(f"EPHEMERA_EVENTS_FD: expected a file descriptor, got {text!r}")
+    descriptor = int(text)
+
+    def send(kind: str, data: dict[str, Any]) -> None:
+        line = json.dumps({"event": kind, **data}, default=str) + "\n"
+        with contextlib.suppress(OSError):  # the API went away: the run goes on
+            os.write(descriptor, line.encode())
+
+    return send
 
 
 def cli_clock() -> Clock:

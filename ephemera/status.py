@@ -73,6 +73,13 @@ def status_rows(
     ]
 
 
+def status_row(
+    project: Project, store: LeaseStore, name: str, now: datetime, check_health: bool = True
+) -> StatusRow:
+    """The row of one environment (a file or a lease of that name)."""
+    return _row(project, name, store.get(name), now, check_health)
+
+
 def _row(
     project: Project,
     name: str,

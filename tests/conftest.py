@@ -56,6 +56,26 @@ class MotoServer:
     def client(self, service: str):  # noqa: ANN201
         return self.session().client(service, endpoint_url=self.endpoint)
 
+    def codebuild_project(self, name: str):  # noqa: ANN201 - a boto3 codebuild client
+        """A CodeBuild project `name` (and the role it runs as) on this server; returns
+        the codebuild client."""
+        role = self.client("iam").create_role(
+            RoleName=f"{name}-build", AssumeRolePolicyDocument="{}"
+        )["Role"]["Arn"]
+        codebuild = self.client("codebuild")
+        codebuild.create_project(
+            name=name,
+            source={"type": "S3", "location": "ephemera-source/repo.zip"},
+            artifacts={"type": "NO_ARTIFACTS"},
+            environment={
+                "type": "LINUX_CONTAINER",
+                "image": "aws/codebuild/standard:7.0",
+                "computeType": "BUILD_GENERAL1_SMALL",
+            },
+            serviceRole=role,
+        )
+        return codebuild
+
     def reset(self) -> None:
         """Drop every resource (moto's reset API), so tests do not see each other's."""
         request = urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")

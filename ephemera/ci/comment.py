@@ -3,7 +3,9 @@
     <!-- ephemera-plan -->          hidden marker: the workflow updates this comment in place
     ### Ephemera plan
     | env | stack | action | + ~ - | policy | cost over TTL | expires |   every environment
-    > [!WARNING] … destroyed …      one line per destroy (and a ⚠️ row in the table)
+    > [!WARNING] … destroyed …      one line per deleted environment, and one per plan
+                                    that destroys or replaces resources (⚠️ rows)
+    gate verdicts changed           when policies/schemas/pricing changed a verdict
     <details> env — plan </details>  one collapsed section per environment
 
 The comment never exceeds `limit` characters (GitHub refuses comments over
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 
 MARKER = "<!-- ephemera-plan -->"
 LIMIT = 60_000
+DESTROY_LABEL, REPLACE_LABEL = "ephemera:destroy", "ephemera:replace"
 NO_CHANGES = "no environment affected"
 MIN_PLAN_CHARS = 300  # below this, a cut plan is not worth showing: it is left out
 
@@ -42,10 +45,18 @@ class EnvReport:
     error: str = ""  # plan failure (init/plan/show), or the policy gate's error
     reason: str = ""  # why the environment is affected
     artifact_path: str = ""  # where its full plan is, inside the artifact
+    not_planned: str = ""  # validated, not planned in CI: why (its target)
+    deleted: tuple[str, ...] = ()  # addresses the plan destroys
+    replaced: tuple[str, ...] = ()  # addresses the plan replaces
 
     @property
     def failed(self) -> bool:
         return bool(self.problems or self.error or self.policy in ("failed", "error"))
+
+    @property
+    def destructive(self) -> bool:
+        """A destroy of the environment, or a plan that destroys or replaces resources."""
+        return self.action == "destroy" or bool(self.deleted or self.replaced)
 
     @property
     def counts(self) -> str:
@@ -70,10 +81,12 @@ def _fence(text: str) -> str:
 
 
 def _status(report: EnvReport) -> str:
-    if report.action == "destroy":
-        return "⚠️ destroyed on merge"
     if report.problems:
         return "❌ invalid"
+    if report.not_planned:
+        return f"⏭️ {report.not_planned}"
+    if report.action == "destroy":
+        return "⚠️ destroyed on merge"
     if report.error and report.added is None:
         return "❌ plan failed"
     if report.policy == "passed":
@@ -87,7 +100,7 @@ def _status(report: EnvReport) -> str:
 
 
 def _row(report: EnvReport) -> str:
-    if report.action == "destroy":
+    if report.action == "destroy" and not report.not_planned:
         cells = [
             f"⚠️ `{report.env}`",
             report.stack,
@@ -99,7 +112,9 @@ def _row(report: EnvReport) -> str:
         ]
     else:
         cells = [
-            f"`{report.env}`",
+            f"⚠️ `{report.env}`"
+            if report.destructive and not report.not_planned
+            else f"`{report.env}`",
             report.stack,
             report.action,
             report.counts,
@@ -110,9 +125,49 @@ def _row(report: EnvReport) -> str:
     return "| " + " | ".join(_cell(c) for c in cells) + " |"
 
 
+def _addresses(addresses: tuple[str, ...], limit: int = 5) -> str:
+    shown = ", ".join(f"`{_cell(a)}`" for a in addresses[:limit])
+    return shown + (f" (+{len(addresses) - limit} more)" if len(addresses) > limit else "")
+
+
+def _warning(report: EnvReport) -> str:
+    if report.action == "destroy":
+        return (
+            f"> `{report.env}` ({_cell(report.stack)}) will be **destroyed** when this "
+            f"is merged: {_cell(report.reason or 'its environment file was deleted')}."
+        )
+    parts = []
+    if report.replaced:
+        parts.append(f"**replaces** {_addresses(report.replaced)}")
+    if report.deleted:
+        parts.append(f"**destroys** {_addresses(report.deleted)}")
+    return f"> `{report.env}`: this {report.action} {' and '.join(parts)}."
+
+
+def _verdicts(verdicts: Sequence[tuple[str, str, str]]) -> str:
+    if not verdicts:
+        return ""
+    lines = [
+        "#### Gate verdicts changed by this pull request",
+        "",
+        "| Environment | Before | After |",
+        "|---|---|---|",
+    ]
+    lines += [f"| `{env}` | {_cell(before)} | {_cell(after)} |" for env, before, after in verdicts]
+    return "\n".join(lines) + "\n\n"
+
+
+def labels(reports: Sequence[EnvReport]) -> dict[str, bool]:
+    """Which of the pull request's labels apply: a plan that destroys, one that replaces."""
+    return {
+        DESTROY_LABEL: any(r.action == "destroy" or r.deleted for r in reports),
+        REPLACE_LABEL: any(r.replaced for r in reports),
+    }
+
+
 def _header(reports: Sequence[EnvReport], base: str, head: str) -> str:
     failed = [r for r in reports if r.failed]
-    destroys = [r for r in reports if r.action == "destroy"]
+    destroys = [r for r in reports if r.destructive and not r.not_planned]
     where = f" between `{base[:12]}` and `{head[:12]}`" if base and head else ""
     lines = [MARKER, "### Ephemera plan", ""]
     summary = f"**{len(reports)}** environment(s) affected{where}"
@@ -129,11 +184,7 @@ def _header(reports: Sequence[EnvReport], base: str, head: str) -> str:
     lines.append("")
     if destroys:
         lines.append("> [!WARNING]")
-        for report in destroys:
-            lines.append(
-                f"> `{report.env}` ({_cell(report.stack)}) will be **destroyed** when this "
-                f"is merged: {_cell(report.reason or 'its environment file was deleted')}."
-            )
+        lines += [_warning(report) for report in destroys]
         lines.append("")
     return "\n".join(lines) + "\n"
 
@@ -213,15 +264,28 @@ def render_comment(
     head: str = "",
     artifact: str = "ephemera-plans",
     limit: int = LIMIT,
+    verdicts: Sequence[tuple[str, str, str]] = (),
+    kept: bool | None = None,
+    marker: str = MARKER,
+    title: str = "Ephemera plan",
 ) -> str:
-    """The comment for `reports` (in the order given), at most `limit` characters."""
+    """The comment for `reports` (in the order given), at most `limit` characters.
+    `verdicts`: (env, before, after) of the gate verdicts that changed; `kept`: whether
+    the plans were kept, sealed, for the apply on merge (None: there was none to keep)."""
     if not reports:
         where = f" between `{base[:12]}` and `{head[:12]}`" if base and head else ""
-        return f"{MARKER}\n### Ephemera plan\n\n✅ {NO_CHANGES}{where}.\n"
-    header = _header(reports, base, head)
+        return f"{marker}\n### {title}\n\n✅ {NO_CHANGES}{where}.\n"
+    header = _header(reports, base, head).replace(MARKER, marker, 1)
+    header = header.replace("### Ephemera plan", f"### {title}", 1) + _verdicts(verdicts)
+    saved_note = {
+        True: "Each plan is kept, sealed, for the apply on merge; plan files are never in it.",
+        False: "Plans are not kept for the merge: the apply on merge needs the repository "
+        "secret EPHEMERA_PLAN_KEY; plan files are never uploaded.",
+        None: "Plan files are never uploaded.",
+    }[kept]
     footer = (
         f"\n<sub>Full plans and JSON summaries: the `{artifact}` artifact of this run. "
-        "Saved plan files are never uploaded.</sub>\n"
+        f"{saved_note}</sub>\n"
     )
     items = [(r, _body_text(r), _pointer(r, artifact)) for r in reports]
     full = header + "".join(_section(r, b, p) for r, b, p in items) + footer

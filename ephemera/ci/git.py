@@ -75,19 +75,21 @@ def compare_range(
     return base_commit, head_commit
 
 
+def changed_paths(repo_root: Path, base: str, head: str, paths: tuple[str, ...] = ()) -> list[str]:
+    """The files under `paths` (relative to the project root; none: the whole project)
+    that differ between the two commits, relative to the project root, sorted; both
+    sides of a rename."""
+    listed = _git(
+        Path(repo_root),
+        *("diff", "--name-only", "--relative", "--no-renames", "-z", base, head, "--", *paths),
+    )
+    return sorted(path for path in listed.stdout.split("\0") if path)
+
+
 def project_prefix(repo_root: Path) -> str:
     """Where the project is inside its git repository ("" at the top, else "infra/")."""
     result = _git(Path(repo_root), "rev-parse", "--show-prefix", check=False)
     return result.stdout.strip() if result.returncode == 0 else ""
-
-
-def changed_paths(repo_root: Path, base: str, head: str) -> list[str]:
-    """The paths under `repo_root` (the project root), relative to it, that differ
-    between two commits; both sides of a rename."""
-    listed = _git(
-        Path(repo_root), "diff", "--name-only", "--relative", "--no-renames", "-z", base, head
-    )
-    return [path for path in listed.stdout.split("\0") if path]
 
 
 def export_revision(repo_root: Path, commit: str, dest: Path, prefix: str = "") -> Path:

@@ -13,15 +13,17 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ephemera import config, lifecycle, session
 from ephemera.cli.output import approved, ask, console, iso, print_json, when
-from ephemera.durations import duration_text, parse_duration
-from ephemera.errors import EXIT_FAILED, EXIT_INVALID, EphemeraError, UsageError
+from ephemera.durations import parse_duration
+from ephemera.errors import EXIT_FAILED, EXIT_INVALID, EphemeraError, UsageError, ValidationError
 from ephemera.leases import ACTIVE, DESTROYED
 from ephemera.project import Project
+from ephemera.runs import current_actor, run_json
 from ephemera.session import context
 
 if TYPE_CHECKING:
@@ -39,16 +41,33 @@ def require_env(env: str) -> str:
 # ------------------------------------------------------------------ validate, plan, deploy
 
 
-def validate(env: str = "") -> None:
-    """Everything plan and deploy check before rendering: passing means it will deploy."""
+def validate(env: str = "", as_json: bool = False) -> int:
+    """Everything plan and deploy check before rendering: passing means it will deploy.
+    With `as_json`, the verdict as JSON on stdout, problems included (exit 2 if any)."""
     project = Project.discover()
     store = lambda: session.open_store(project)  # noqa: E731 - opened only if a port is checked
-    if env:
-        environments = [config.load_environment(project, env, deployable=True, store=store).name]
+    try:
+        if env:
+            found = [config.load_environment(project, env, deployable=True, store=store)]
+        else:
+            found = config.validate_environments(project, deployable=True, store=store)
+    except UsageError as exc:
+        if not as_json:
+            raise
+        problems = exc.problems if isinstance(exc, ValidationError) else []
+        print_json(_verdict([], [asdict(p) for p in problems], None if problems else exc.message))
+        return EXIT_INVALID
+    environments = [e.name for e in found]
+    if as_json:
+        print_json(_verdict(environments, [], None))
     else:
-        found = config.validate_environments(project, deployable=True, store=store)
-        environments = [e.name for e in found]
-    print(f"ok: {len(environments)} environment(s) valid: {', '.join(environments) or '-'}")
+        print(f"ok: {len(environments)} environment(s) valid: {', '.join(environments) or '-'}")
+    return 0
+
+
+def _verdict(environments: list[str], problems: list[dict], error: str | None) -> dict:
+    valid = not problems and error is None
+    return {"valid": valid, "environments": environments, "problems": problems, "error": error}
 
 
 def plan(env: str, detailed_exitcode: bool = False) -> int:
@@ -91,13 +110,14 @@ def _confirmation(yes: bool):  # noqa: ANN202 - lifecycle.Confirm
     return confirm
 
 
-def new(*answers: object) -> None:
-    """`ephemera new` (ephemera.cli.new), then the deploy it was asked for."""
+def new(settings: tuple[Any, ...], yes: bool = False, then_deploy: bool = False) -> None:
+    """`ephemera new` (ephemera.cli.new: `settings` are its flags), then the deploy it
+    was asked for (which, with `yes`, does not ask again)."""
     from ephemera.cli.new import new as write_new
 
-    name = write_new(*answers)  # type: ignore[arg-type]
+    name = write_new(*settings, yes=yes, then_deploy=then_deploy)
     if name:
-        deploy(name, yes=bool(answers[8]))
+        deploy(name, yes=yes)
 
 
 def destroy(env: str, yes: bool = False) -> None:
@@ -154,22 +174,7 @@ def history(env: str, as_json: bool = False, utc: bool = False) -> None:
     if not as_json:
         tables.print_history(env, runs, ctx.clock(), utc=utc)
         return
-    print_json(
-        {
-            "env": env,
-            "runs": [
-                {
-                    **run.__dict__,
-                    "duration_seconds": (
-                        int((run.ended_at - run.started_at).total_seconds())
-                        if run.ended_at
-                        else None
-                    ),
-                }
-                for run in runs
-            ],
-        }
-    )
+    print_json({"env": env, "runs": [run_json(run) for run in runs]})
 
 
 def unlock(env: str, yes: bool = False) -> None:
@@ -262,22 +267,15 @@ def extension(text: str) -> timedelta:
 
 
 def extend_ttl(env: str, duration: str, reason: str = "") -> None:
-    from ephemera.janitor.extend import extend
-    from ephemera.runs import current_actor
+    from ephemera.janitor.extend import extend_by
 
     ctx = context()
     environment = config.load_environment(ctx.project, require_env(env))
-    by = extension(duration)
-    if by > environment.max_ttl:
-        raise UsageError(
-            f"{env}: extend-ttl by {duration_text(by)} is longer than max_ttl "
-            f"({duration_text(environment.max_ttl)}); nothing changed"
-        )
     now = ctx.clock()
-    lease = extend(
+    lease = extend_by(
         ctx.store,
         env,
-        by.total_seconds() / 3600,
+        extension(duration),
         now=now,
         max_ttl=environment.max_ttl,
         actor=current_actor(),

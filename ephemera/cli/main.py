@@ -3,8 +3,9 @@
 `ephemera deploy local-demo`, `ephemera --version`, `ephemera <task> -h`. Two habits
 Invoke does not have are added here, before Invoke parses the command line: `-h` and
 `--help` after a task name ask for that task's help (Invoke would read them as the
-value of a positional argument), and a task whose environment is optional
-(`validate`, `drift`) takes it positionally too. A command line Invoke cannot parse
+value of a positional argument), a task whose environment is optional (`validate`,
+`drift`) takes it positionally too, and a hyphenated task may be typed as two words
+(`ephemera token create`). A command line Invoke cannot parse
 exits 2 (usage), as every other usage error does.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -25,12 +27,18 @@ OPTIONAL_ENV = ("validate", "drift")  # tasks whose environment may be left out
 
 
 def normalized(argv: Sequence[str]) -> list[str]:
-    """`argv` with a task's `-h` as `--help <task>` and an optional environment given
-    positionally as `--env <name>`."""
+    """`argv` with a task's `-h` as `--help <task>`, an optional environment given
+    positionally as `--env <name>`, and a task's name in two words (`token create`) as
+    the one it is (`token-create`)."""
     args = list(argv)
     tasks = set(namespace.task_names) | {
         a for names in namespace.task_names.values() for a in names
     }
+    first = next((i for i, arg in enumerate(args[1:], 1) if not arg.startswith("-")), None)
+    if first is not None and first + 1 < len(args) and args[first] not in tasks:
+        joined = f"{args[first]}-{args[first + 1]}"
+        if joined in tasks:
+            args[first : first + 2] = [joined]
     where = next((i for i, arg in enumerate(args[1:], 1) if arg in tasks), None)
     if where is None:
         return args
@@ -104,9 +112,20 @@ def main() -> None:
         code: object = 0
     except SystemExit as done:
         code = done.code
+    except BrokenPipeError:
+        code = _reader_gone()
     if isinstance(code, str):  # sys.exit("message"): printed, exit 1, as Python does
         print(code, file=sys.stderr)
         code = 1
-    sys.stdout.flush()
-    sys.stderr.flush()
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        code = _reader_gone()
     os._exit(code if isinstance(code, int) else 0)
+
+
+def _reader_gone() -> int:
+    """The reader went away (`ephemera status | head`): stop quietly, as cat does."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 128 + signal.SIGPIPE

@@ -8,69 +8,22 @@ names the function it calls. The environment is positional where a task needs on
 
 from __future__ import annotations
 
-import gc
-import re
-from collections.abc import Callable
-from typing import Any
+from invoke import Collection, Context, task
 
-from invoke import Collection, Context, Exit, task
-from invoke.exceptions import ParseError
+# the provisioning API's tasks (serve, token-create, token-list, token-revoke)
+from ephemera.cli.apitasks import serve, token_create, token_list, token_revoke  # noqa: F401
+from ephemera.cli.taskbase import Whole, prestart_terraform
+from ephemera.cli.taskbase import run_command as _run
 
 ENV_HELP = {"env": "environment name (a file environments/<name>.yaml); positional"}
 
 
-class Whole(int):
-    """The kind of an integer option (Invoke takes it from the default's type). Invoke
-    would cast with int(), whose ValueError ends in a traceback and which takes other
-    scripts' digits ('٣'); this refuses anything but ASCII digits with a ParseError,
-    which `invoke` and `ephemera` print as a usage error."""
-
-    def __new__(cls, value: object = 0) -> Whole:
-        text = str(value).strip()
-        if not re.fullmatch(r"-?[0-9]{1,9}", text):
-            raise ParseError(f"expected a whole number (digits 0-9), got {value!r}")
-        return super().__new__(cls, int(text))
-
-
-def _run(command: Callable[..., Any], *args: Any) -> None:
-    """Call `command(*args)` through the one top-level handler; a returned int is the
-    exit code."""
-    from ephemera.cli.handler import CommandExit, run
-
-    gc.freeze()  # what the imports made stays out of the collections (cli/main.py)
-    gc.enable()
-    try:
-        code = run(lambda: command(*args))
-    except CommandExit as exc:
-        raise Exit(exc.message, code=exc.code) from None
-    if isinstance(code, int) and code:
-        raise Exit(code=code)
-
-
-def _prestart(env: str) -> None:
-    """Start the environment's embedded Terraform before the command loads its modules,
-    so that the library loads meanwhile (ephemera.terraform.runner.prestart); nothing
-    for a name that is not an environment file (the command says what is wrong)."""
-    from ephemera.cli.handler import private_files
-    from ephemera.errors import EphemeraError
-    from ephemera.project import Project
-    from ephemera.terraform.runner import prestart
-
-    try:
-        project = Project.discover()
-        if env and project.environment_file(env).is_file():
-            private_files()  # before the child starts: it inherits the umask
-            prestart(project, env)
-    except (EphemeraError, OSError):
-        return  # the command itself reports what is wrong
-
-
-@task(help={"env": "validate only this environment"})
-def validate(c: Context, env: str = "") -> None:
+@task(help={"env": "validate only this environment", "json": "the verdict as JSON (docs/json.md)"})
+def validate(c: Context, env: str = "", json: bool = False) -> None:
     """Validate environment files: structure, schema, stack variables, rules."""
     from ephemera.cli import commands
 
-    _run(commands.validate, env)
+    _run(commands.validate, env, json)
 
 
 @task
@@ -128,8 +81,8 @@ def new(
     """Create an environment file, asking for each setting; then offer to deploy it."""
     from ephemera.cli import commands
 
-    args = (stack, name, owner, ttl, target, region, email, set or [], yes, deploy)
-    _run(commands.new, *args)
+    settings = (stack, name, owner, ttl, target, region, email, set or [])
+    _run(commands.new, settings, yes, deploy)
 
 
 @task(
@@ -141,7 +94,7 @@ def new(
 )
 def plan(c: Context, env: str, detailed_exitcode: bool = False) -> None:
     """Validate, render, init and plan an environment; report the gate (policy, cost)."""
-    _prestart(env)
+    prestart_terraform(env)
     from ephemera.cli import commands
 
     _run(commands.plan, env, detailed_exitcode)
@@ -153,7 +106,7 @@ def plan(c: Context, env: str, detailed_exitcode: bool = False) -> None:
 )
 def deploy(c: Context, env: str, yes: bool = False) -> None:
     """Validate, render, plan, check and apply an environment; creates or renews its lease."""
-    _prestart(env)
+    prestart_terraform(env)
     from ephemera.cli import commands
 
     _run(commands.deploy, env, yes)
@@ -165,7 +118,7 @@ def deploy(c: Context, env: str, yes: bool = False) -> None:
 )
 def destroy(c: Context, env: str, yes: bool = False) -> None:
     """Destroy an environment and mark its lease destroyed."""
-    _prestart(env)
+    prestart_terraform(env)
     from ephemera.cli import commands
 
     _run(commands.destroy, env, yes)
@@ -334,33 +287,108 @@ def policy_scan(c: Context, path: str = "") -> None:
         "head": "head revision (default HEAD, which must be checked out)",
         "jobs": "a whole number: environments planned in parallel",
         "output": "where to write the comment (default plan-comment.md)",
-        "matrix": "print a GitHub Actions matrix of the affected environments instead",
     },
 )
 def ci_plan(
+    c: Context, base: str = "", head: str = "HEAD", jobs: int = Whole(4), output: str = ""
+) -> None:
+    """Plan the environments a change affects; write plan-comment.md (exit 1 on failures);
+    with EPHEMERA_PLAN_KEY, keep each plan sealed for the apply on merge."""
+    from ephemera.cli import tools
+
+    _run(tools.ci_plan, base, head, jobs, output)
+
+
+@task(
+    name="ci-merge",
+    auto_shortflags=False,
+    help={
+        "base": "base revision (before the push)",
+        "head": "head revision (the merge commit, checked out)",
+        "saved": "directory of ci-plan's sealed saved plans (from its artifact)",
+        "replan": "where the re-plans are sealed (default .ephemera/ci-replan)",
+        "results": "write the skipped, failed and waiting environments' results here",
+    },
+)
+def ci_merge(
     c: Context,
     base: str = "",
     head: str = "HEAD",
-    jobs: int = Whole(4),
-    output: str = "",
-    matrix: bool = False,
+    saved: str = "",
+    replan: str = "",
+    results: str = "",
 ) -> None:
-    """Plan the environments a change affects; write plan-comment.md (exit 1 on failures)."""
+    """On merge: which saved plans still hold (apply), which are re-planned (approve)."""
     from ephemera.cli import tools
 
-    _run(tools.ci_plan, base, head, jobs, output, matrix)
+    _run(tools.ci_merge, base, head, saved, replan, results)
 
 
 @task(
     name="ci-apply",
     auto_shortflags=False,
-    help={"base": "base revision", "head": "head revision", "env": "apply only this one"},
+    help={
+        "base": "base revision (before the push)",
+        "head": "head revision (the merge commit, checked out)",
+        "env": "apply only this one",
+        "saved": "directory of the sealed saved plans (the plan's, or the merge's re-plans)",
+        "results": "write each environment's result (JSON) into this directory",
+    },
 )
-def ci_apply(c: Context, base: str = "", head: str = "HEAD", env: str = "") -> None:
-    """Apply the environments a change affects (gate included); destroy deleted ones."""
+def ci_apply(
+    c: Context,
+    base: str = "",
+    head: str = "HEAD",
+    env: str = "",
+    saved: str = "",
+    results: str = "",
+) -> None:
+    """Apply the saved plans that still hold (gate included); destroy deleted environments."""
     from ephemera.cli import tools
 
-    _run(tools.ci_apply, base, head, env)
+    _run(tools.ci_apply, base, head, env, saved, results)
+
+
+@task(
+    name="ci-publish",
+    auto_shortflags=False,
+    help={
+        "pr": "pull request number",
+        "comment": "the sticky comment: create or replace it with this file",
+        "labels": "labels.json of ci-plan: add or remove the destroy/replace labels",
+        "section": "a section (e.g. the merge's re-plan) to put into the sticky comment",
+        "results": "a directory of apply results to append to the sticky comment",
+        "find_plan": "a merge commit: write its pull request and plan run to GITHUB_OUTPUT",
+    },
+)
+def ci_publish(
+    c: Context,
+    pr: str = "",
+    comment: str = "",
+    labels: str = "",
+    section: str = "",
+    results: str = "",
+    find_plan: str = "",
+) -> None:
+    """Put plans, labels and results on a pull request (GITHUB_TOKEN, GITHUB_REPOSITORY)."""
+    from ephemera.cli import tools
+
+    _run(tools.ci_publish, pr, comment, labels, section, results, find_plan)
+
+
+@task(
+    name="ci-command",
+    auto_shortflags=False,
+    help={
+        "accept": "parse COMMENT_BODY, check COMMENT_USER's permission, react, re-plan",
+        "run": "run the accepted extend, destroy or unlock and answer in the thread",
+    },
+)
+def ci_command(c: Context, accept: bool = False, run: bool = False) -> None:
+    """A /ephemera command from a pull-request comment."""
+    from ephemera.cli import tools
+
+    _run(tools.ci_command, accept, run)
 
 
 namespace = Collection.from_module(__import__(__name__, fromlist=["*"]))

@@ -111,15 +111,37 @@ def policy_scan(path: str = "") -> None:
         raise EphemeraError(f"policy-scan: {len(result.failed)} check(s) failed")
 
 
-def ci_plan(base: str, head: str, jobs: int, output: str, matrix: bool) -> int:
+def ci_plan(base: str, head: str, jobs: int, output: str) -> int:
     from ephemera import ci
 
     if jobs < 1:
         raise UsageError(f"ci-plan: --jobs: at least 1 environment at a time, got {jobs}")
-    return ci.plan_command(base, head, jobs, output, matrix)
+    return ci.plan_command(base, head, jobs, output)
 
 
-def ci_apply(base: str, head: str, env: str) -> int:
+def ci_merge(base: str, head: str, saved: str, replan: str, results: str) -> int:
     from ephemera import ci
 
-    return ci.apply_command(base, head, env)
+    return ci.merge_command(base, head, saved, replan, results)
+
+
+def ci_apply(base: str, head: str, env: str, saved: str, results: str) -> int:
+    from ephemera import ci
+
+    return ci.apply_command(base, head, env, saved, results)
+
+
+def ci_publish(
+    pr: str, comment: str, labels: str, section: str, results: str, find_plan: str
+) -> int:
+    from ephemera.ci.publish import publish_command
+
+    return publish_command(pr, comment, labels, section, results, find_plan)
+
+
+def ci_command(accept: bool, run: bool) -> int:
+    from ephemera.ci.respond import command_entry
+
+    if accept == run:
+        raise UsageError("ci-command: one of --accept or --run")
+    return command_entry("accept" if accept else "run")

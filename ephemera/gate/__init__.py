@@ -19,6 +19,7 @@ from ephemera.gate.evaluate import (
     evaluate_all,
     per_hour,
     report,
+    verdict,
 )
 from ephemera.gate.policy import prestart
 
@@ -31,4 +32,5 @@ __all__ = [
     "per_hour",
     "prestart",
     "report",
+    "verdict",
 ]

@@ -19,6 +19,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ephemera.environment import Environment
 from ephemera.errors import EphemeraError
@@ -113,10 +114,13 @@ def _cost(
     return estimate, over_budget, None
 
 
-def estimate_cost(env: Environment, plan: dict) -> tuple[cost.CostEstimate, str | None]:
-    """The cost of `plan` over the env's TTL, and the budget breach if there is one."""
+def estimate_cost(
+    env: Environment, plan: dict, pricing: dict | None = None
+) -> tuple[cost.CostEstimate, str | None]:
+    """The cost of `plan` over the env's TTL, and the budget breach if there is one
+    (`pricing`: another pricing table than the package's, e.g. a revision's)."""
     region = env.region or env.aws.get("region") or ""
-    estimate = cost.estimate(plan, region, env.ttl, target=env.target)
+    estimate = cost.estimate(plan, region, env.ttl, target=env.target, pricing=pricing)
     return estimate, cost.budget_check(estimate, env.budget, env=env.name)
 
 
@@ -128,6 +132,21 @@ def report(env: Environment, result: GateResult) -> str:
     if result.over_budget:
         lines.append(result.over_budget)
     return "\n".join(lines)
+
+
+def verdict(result: GateResult) -> dict[str, Any]:
+    """The gate's decision as JSON: what the provisioning API shows of a run."""
+    checks = result.policy
+    estimate = result.estimate
+    return {
+        "ok": result.ok,
+        "policy_passed": len(checks.passed) if checks else None,
+        "policy_failed": sorted({f.check_id for f in checks.failed}) if checks else None,
+        "policy_skipped": len(checks.skipped) if checks else None,
+        "over_budget": result.over_budget,
+        "per_hour_usd": estimate.per_hour_usd if estimate else None,
+        "total_usd": estimate.total_usd if estimate else None,
+    }
 
 
 def enforce(env: Environment, result: GateResult) -> None:

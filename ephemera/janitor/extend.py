@@ -11,7 +11,7 @@ import random
 import time
 from datetime import datetime, timedelta
 
-from ephemera.durations import format_remaining, format_when, iso_utc
+from ephemera.durations import duration_text, format_remaining, format_when, iso_utc
 from ephemera.errors import EphemeraError, UsageError
 from ephemera.janitor.ladder import rearmed
 from ephemera.leases.base import (
@@ -37,6 +37,27 @@ def _pause_before_retry(attempt: int) -> None:
 
 def _hours_text(hours: float) -> str:
     return f"{hours:g}h"
+
+
+def extend_by(
+    store: LeaseStore,
+    env: str,
+    by: timedelta,
+    *,
+    now: datetime,
+    max_ttl: timedelta,
+    actor: str,
+    reason: str = "",
+) -> Lease:
+    """extend-ttl as people ask for it (the CLI, a pull-request comment): by a duration,
+    refused outright when it is longer than max_ttl; then `extend`."""
+    if by > max_ttl:
+        raise UsageError(
+            f"{env}: extend-ttl by {duration_text(by)} is longer than max_ttl "
+            f"({duration_text(max_ttl)}); nothing changed"
+        )
+    hours = by.total_seconds() / 3600
+    return extend(store, env, hours, now=now, max_ttl=max_ttl, actor=actor, reason=reason)
 
 
 def extend(

@@ -36,11 +36,45 @@ def count_state_data(data: bytes) -> int | None:
         return None
 
 
-def count_s3_state(s3: Any, bucket: str, env: str) -> int | None:
-    """The same for `env`'s state object in `bucket` (`s3`: a boto3 S3 client); None when
+def read_s3_state(s3: Any, bucket: str, env: str) -> bytes | None:
+    """The bytes of `env`'s state object in `bucket` (`s3`: a boto3 S3 client); None when
     there is no object or it cannot be read."""
     try:
-        body = s3.get_object(Bucket=bucket, Key=STATE_KEY.format(env=env))["Body"].read()
+        return s3.get_object(Bucket=bucket, Key=STATE_KEY.format(env=env))["Body"].read()
     except Exception:  # noqa: BLE001 - missing, forbidden, unreachable: unknown either way
         return None
-    return count_state_data(body)
+
+
+def count_s3_state(s3: Any, bucket: str, env: str) -> int | None:
+    """`count_state_data` of `env`'s state object in `bucket`; None without one."""
+    body = read_s3_state(s3, bucket, env)
+    return None if body is None else count_state_data(body)
+
+
+def state_addresses(data: bytes) -> list[dict[str, str]] | None:
+    """Each resource instance of a state file as {address, mode, type}, as `terraform
+    state list` names them (`module.m.aws_s3_bucket.b["k"]`), and nothing of their
+    attributes; None when the bytes hold no state."""
+    try:
+        state = json.loads(data)
+        count_state_resources(state)  # the same checks
+    except ValueError:
+        return None
+    found = []
+    for resource in state.get("resources") or []:
+        if not isinstance(resource, dict) or resource.get("mode") not in ("managed", "data"):
+            continue
+        prefix = f"{resource['module']}." if resource.get("module") else ""
+        prefix += "data." if resource["mode"] == "data" else ""
+        base = f"{prefix}{resource.get('type')}.{resource.get('name')}"
+        for instance in resource.get("instances") or []:
+            key = instance.get("index_key") if isinstance(instance, dict) else None
+            index = "" if key is None else f"[{json.dumps(key)}]"
+            found.append(
+                {
+                    "address": base + index,
+                    "mode": resource["mode"],
+                    "type": resource.get("type", ""),
+                }
+            )
+    return found

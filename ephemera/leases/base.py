@@ -73,7 +73,9 @@ class OpLock:
 
 @dataclass(frozen=True)
 class RunRecord:
-    """One plan, apply, destroy or extension of an environment."""
+    """One plan, apply, destroy or extension of an environment, or an audit record of
+    a change asked for over HTTP (op `audit:<action>`, actor the API token's name,
+    `client` the address the request came from)."""
 
     id: str
     env: str
@@ -88,6 +90,7 @@ class RunRecord:
     destroyed: int = 0
     log_path: str | None = None
     detail: str | None = None
+    client: str | None = None
 
 
 def new_run_id(op: str, now: datetime) -> str:

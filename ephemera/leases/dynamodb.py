@@ -22,7 +22,7 @@ Run table `<table>-runs` (billing PAY_PER_REQUEST)
     sort key        `run_key` (S) = `<started_at text>#<run id>`: newest first is a Query with
                     ScanIndexForward=False; the id breaks ties between equal start times.
     attributes      id, op, actor, result (S); commit, started_at, ended_at, log_path,
-                    detail (S, omitted when None); added, changed, destroyed (N).
+                    detail, client (S, omitted when None); added, changed, destroyed (N).
     A second table, not items in the lease table: the lease table has no sort key, so runs
     stored there could not be read newest first by a Query.
 
@@ -75,7 +75,7 @@ _LEASE_TIMES = (
     "claim_deadline",
 )
 _LEASE_TEXTS = ("target", "stack", "owner", "status", "last_run_id", "status_reason")
-_RUN_TEXTS = ("op", "actor", "commit", "result", "log_path", "detail")
+_RUN_TEXTS = ("op", "actor", "commit", "result", "log_path", "detail", "client")
 _RUN_COUNTS = ("added", "changed", "destroyed")
 
 

@@ -58,7 +58,8 @@ CREATE TABLE IF NOT EXISTS runs (
     changed INTEGER NOT NULL DEFAULT 0,
     destroyed INTEGER NOT NULL DEFAULT 0,
     log_path TEXT,
-    detail TEXT
+    detail TEXT,
+    client TEXT
 );
 CREATE INDEX IF NOT EXISTS runs_env_started ON runs (env, started_at);
 CREATE TABLE IF NOT EXISTS locks (
@@ -69,7 +70,10 @@ CREATE TABLE IF NOT EXISTS locks (
 );
 """
 # Columns added since the first release, for databases created before them.
-_ADDED_COLUMNS = {"holder": "TEXT", "claim_deadline": "TEXT"}
+_ADDED_COLUMNS = {
+    "leases": {"holder": "TEXT", "claim_deadline": "TEXT"},
+    "runs": {"client": "TEXT"},
+}
 
 
 class LeaseStoreUnreadable(UsageError):
@@ -137,10 +141,11 @@ class SqliteLeaseStore(LeaseStore):
         path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.executescript(_SCHEMA)
-            present = {row["name"] for row in db.execute("PRAGMA table_info(leases)")}
-            for column, kind in _ADDED_COLUMNS.items():
-                if column not in present:
-                    db.execute(f"ALTER TABLE leases ADD COLUMN {column} {kind}")
+            for table, added in _ADDED_COLUMNS.items():
+                present = {row["name"] for row in db.execute(f"PRAGMA table_info({table})")}
+                for column, kind in added.items():
+                    if column not in present:
+                        db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:

@@ -9,7 +9,14 @@ statelock  who holds the state lock; force-unlock
 bootstrap  the AWS control plane (terraform/bootstrap): credentials checked, plan, apply
 """
 
-from ephemera.lifecycle.context import Context, close_terraform, terraform_for
+from ephemera.lifecycle.context import (
+    PHASES,
+    Context,
+    Events,
+    close_terraform,
+    no_events,
+    terraform_for,
+)
 from ephemera.lifecycle.deploy import DeployResult, apply_saved_plan, deploy, read_outputs
 from ephemera.lifecycle.destroy import destroy, never_deployed, state_resources
 from ephemera.lifecycle.drift import DriftReport, drift
@@ -28,11 +35,13 @@ from ephemera.lifecycle.reconcile import Finding, reconcile
 from ephemera.lifecycle.statelock import find_lock, force_unlock
 
 __all__ = [
+    "PHASES",
     "PLAN_FILE",
     "PLAN_JSON",
     "Context",
     "DeployResult",
     "DriftReport",
+    "Events",
     "Finding",
     "PlanSummary",
     "apply_saved_plan",
@@ -41,6 +50,7 @@ __all__ = [
     "destroy",
     "drift",
     "never_deployed",
+    "no_events",
     "reconcile",
     "find_lock",
     "force_unlock",

@@ -31,6 +31,7 @@ from ephemera.lifecycle.plan import (
     make_plan,
     prepare,
     run_gate,
+    use_saved_plan,
 )
 from ephemera.runs import RunLog, recorded_run
 from ephemera.terraform.render import Rendered, current_digest
@@ -46,21 +47,29 @@ class DeployResult:
 Confirm = Callable[[Environment, PlanSummary, "gate.GateResult"], None]
 
 
-def deploy(ctx: Context, name: str, confirm: Confirm | None = None) -> DeployResult:
+def deploy(
+    ctx: Context, name: str, confirm: Confirm | None = None, *, saved_plan: bytes | None = None
+) -> DeployResult:
     """Plan, pass the gate, apply the saved plan, and create or renew the lease.
 
     Under the environment's operation lock. An environment whose health check fails
     has its runtime (the stack's `runtime` resource) replaced, keeping its expiry.
     `confirm` is asked once the gate has passed, before a plan with changes is applied;
-    it raises to stop (nothing applied, the lease untouched)."""
+    it raises to stop (nothing applied, the lease untouched). `saved_plan`: apply this
+    plan.bin (one that was reviewed, made from these inputs: the caller checks) instead
+    of planning; the gate still runs on it, and Terraform refuses it if the state moved
+    on since."""
     config.check_environment_name(ctx.project, name)
     gate.prestart(ctx.project)  # checkov loads while the plan is made
     with operation(ctx, name, "deploy", run_op="apply") as holder:
         env, rendered = prepare(ctx, name)
-        repair = _runtime_to_replace(ctx, env)
+        repair = _runtime_to_replace(ctx, env) if saved_plan is None else ()
         with recorded_run(ctx.project, ctx.store, name, "apply", ctx.clock, holder.run_id) as run:
             init(ctx, rendered, run.log)
-            summary = make_plan(ctx, rendered, run.log, replace=repair)
+            if saved_plan is None:
+                summary = make_plan(ctx, rendered, run.log, replace=repair)
+            else:
+                summary = use_saved_plan(ctx, rendered, saved_plan)
             run.counts(summary.added, summary.changed, summary.destroyed)
             checked = run_gate(ctx, env, summary)
             gate.enforce(env, checked)
@@ -111,7 +120,7 @@ def apply_saved_plan(ctx: Context, rendered: Rendered, run: RunLog) -> None:
             f"{rendered.env}: the rendered inputs changed after the plan was made; "
             "run the deploy again to plan them"
         )
-    with ctx.step(rendered.env, "terraform apply"):
+    with ctx.step(rendered.env, "terraform apply", phase="apply"):
         _apply_plan(ctx, rendered, run)
 
 

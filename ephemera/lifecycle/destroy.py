@@ -72,7 +72,10 @@ def _destroy_and_verify(ctx: Context, rendered: Rendered, run: RunLog, outputs: 
     """init, count what is there (the run's −N), destroy, stop what still runs, verify."""
     name = rendered.env
     init(ctx, rendered, run.log)
-    run.counts(0, 0, len(state_resources(ctx, rendered)))
+    present = len(state_resources(ctx, rendered))
+    run.counts(0, 0, present)
+    ctx.events("counts", {"added": 0, "changed": 0, "destroyed": present})
+    ctx.phase("destroy")
     run_pre_destroy(ctx, rendered, outputs)
     ctx.say(f"==> {name}: terraform destroy")
     terraform_for(ctx, name).run(

@@ -21,9 +21,10 @@ from ephemera.lifecycle.context import Context, close_terraform, terraform_for
 @contextmanager
 def operation(ctx: Context, env: str, op: str, run_op: str | None = None) -> Iterator[Holder]:
     """Hold `env`'s operation lock for `op`; yields the holder, whose `run_id` names the
-    run record (`run_op`, default `op`, is the run id's middle part)."""
+    run record: `ctx.run_id` when the caller chose it, else a new id whose middle part
+    is `run_op` (default `op`)."""
     now = ctx.clock()
-    holder = holder_here(new_run_id(run_op or op, now), op, now)
+    holder = holder_here(ctx.run_id or new_run_id(run_op or op, now), op, now)
     lock, replaced = acquire(ctx.store, env, holder, now)
     if replaced is not None:
         ctx.say(f"==> {env}: took over the operation lock of {replaced.holder.describe()}")

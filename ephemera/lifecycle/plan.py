@@ -7,6 +7,7 @@ inputs it was made from, so apply can refuse a plan whose inputs changed since.
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -56,6 +57,7 @@ class PlanSummary:
 def prepare(ctx: Context, name: str) -> tuple[Environment, Rendered]:
     """Validate (as `validate` does: files, ports and the stack's own validation blocks
     included) and render: nothing is written unless the environment will deploy."""
+    ctx.phase("validate")
     env = config.load_environment(ctx.project, name, deployable=True, store=lambda: ctx.store)
     declared = set(stackvars.stack_variables(ctx.project, env.stack))
     return env, render(env, ctx.project, declared)
@@ -74,10 +76,11 @@ def init(ctx: Context, rendered: Rendered, log: IO[str]) -> None:
         )
 
     if initmark.is_current(record, current()):
+        ctx.phase("init")
         ctx.say(f"==> {rendered.env}: terraform init: up to date (stack, backend and data dir)")
         return
     initmark.forget(record)
-    with ctx.step(rendered.env, "terraform init"):
+    with ctx.step(rendered.env, "terraform init", phase="init"):
         terraform.run(
             ["init", "-input=false", "-no-color", f"-backend-config={rendered.backend_config}"],
             cwd=rendered.root_dir,
@@ -98,6 +101,7 @@ def make_plan(
 ) -> PlanSummary:
     """terraform plan -out plan.bin, then show -json → plan.json (both 0600); `replace`:
     resource addresses planned for replacement (`-replace`)."""
+    ctx.phase("plan")
     ctx.say(f"==> {rendered.env}: terraform plan{' -destroy' if destroy else ''}")
     terraform = terraform_for(ctx, rendered.env)
     plan_file = rendered.work_dir / PLAN_FILE
@@ -116,8 +120,24 @@ def make_plan(
     except CommandError as exc:
         raise _in_yaml(ctx, rendered.env, exc) from None
     plan_file.chmod(0o600)
-    shown = terraform.run(
-        ["show", "-json", "-no-color", str(plan_file)],
+    return _saved(ctx, rendered)
+
+
+def use_saved_plan(ctx: Context, rendered: Rendered, plan: bytes) -> PlanSummary:
+    """Take `plan` (a plan.bin made elsewhere, from inputs the caller has checked are
+    these) as this environment's saved plan: written 0600, shown as plan.json."""
+    ctx.say(f"==> {rendered.env}: the saved plan ({len(plan)} bytes)")
+    plan_file = rendered.work_dir / PLAN_FILE
+    descriptor = os.open(plan_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(plan)
+    return _saved(ctx, rendered)
+
+
+def _saved(ctx: Context, rendered: Rendered) -> PlanSummary:
+    """plan.json (show -json) and the inputs' digest beside the saved plan.bin."""
+    shown = terraform_for(ctx, rendered.env).run(
+        ["show", "-json", "-no-color", str(rendered.work_dir / PLAN_FILE)],
         cwd=rendered.root_dir,
         quiet=True,
         where=f"{rendered.env}: show",
@@ -125,7 +145,10 @@ def make_plan(
     plan_json = rendered.work_dir / PLAN_JSON
     write_private(plan_json, shown.stdout)
     write_private(rendered.work_dir / PLAN_DIGEST, rendered.digest + "\n")
-    return summarize_plan(rendered.env, json.loads(shown.stdout), plan_json, rendered.digest)
+    summary = summarize_plan(rendered.env, json.loads(shown.stdout), plan_json, rendered.digest)
+    counts = {"added": summary.added, "changed": summary.changed, "destroyed": summary.destroyed}
+    ctx.events("counts", counts)
+    return summary
 
 
 _VARIABLE = re.compile(r"\bvar\.([A-Za-z_][A-Za-z0-9_-]*)\b")
@@ -203,7 +226,8 @@ def plan(ctx: Context, name: str) -> tuple[PlanSummary, gate.GateResult]:
 
 
 def run_gate(ctx: Context, env: Environment, summary: PlanSummary) -> gate.GateResult:
-    with ctx.step(env.name, "policy gate and cost"):
+    with ctx.step(env.name, "policy gate and cost", phase="gate"):
         checked = gate.evaluate(ctx.project, env, summary.plan_json)
     ctx.say(gate.report(env, checked))
+    ctx.events("gate", gate.verdict(checked))
     return checked

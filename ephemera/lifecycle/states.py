@@ -6,31 +6,54 @@ from __future__ import annotations
 from typing import Any
 
 from ephemera.environment import Environment
-from ephemera.janitor.tfstate import count_s3_state, count_state_data
+from ephemera.janitor.tfstate import count_state_data, read_s3_state, state_addresses
 from ephemera.project import Project
 
 
 def local_count(project: Project, env: str) -> int | None:
     """Managed resource instances in the local state; None when there is no state (no
     file, an empty file or one that is not a state)."""
-    path = project.state_dir(env) / "terraform.tfstate"
-    try:
-        return count_state_data(path.read_bytes())
-    except OSError:
-        return None
+    data = _local_state(project, env)
+    return None if data is None else count_state_data(data)
 
 
 def count(project: Project, env: Environment, session: Any = None) -> int | None:
     """Resources in `env`'s state, wherever its target keeps it (None: no state found)."""
+    data = _state(project, env, session)
+    return None if data is None else count_state_data(data)
+
+
+def local_addresses(project: Project, env: str) -> list[dict] | None:
+    """`addresses` of the local state file."""
+    data = _local_state(project, env)
+    return None if data is None else state_addresses(data)
+
+
+def addresses(project: Project, env: Environment, session: Any = None) -> list[dict] | None:
+    """Each resource instance in `env`'s state, {address, mode, type}, never a value;
+    None when no state is found."""
+    data = _state(project, env, session)
+    return None if data is None else state_addresses(data)
+
+
+def _local_state(project: Project, env: str) -> bytes | None:
+    try:
+        return (project.state_dir(env) / "terraform.tfstate").read_bytes()
+    except OSError:
+        return None
+
+
+def _state(project: Project, env: Environment, session: Any) -> bytes | None:
+    """The bytes of `env`'s state: the local file, or the object in its state bucket."""
     if env.target == "local":
-        return local_count(project, env.name)
+        return _local_state(project, env.name)
     bucket = env.aws.get("state_bucket")
     if not bucket:
         return None
     import boto3  # only the aws target needs it
 
     session = session or boto3.Session(region_name=env.aws.get("region") or env.region)
-    return count_s3_state(session.client("s3"), bucket, env.name)
+    return read_s3_state(session.client("s3"), bucket, env.name)
 
 
 def local_names(project: Project) -> set[str]:

@@ -32,13 +32,17 @@ from ephemera.mockapi.settings import Settings
 SHUTDOWN_GRACE = 3  # seconds open responses get on SIGTERM
 
 
-def bind_socket(host: str, port: int, where: str) -> socket.socket:
-    """A listening TCP socket on host:port."""
+def bind_socket(
+    host: str, port: int, where: str, options: tuple[str, str] = ("MOCKAPI_BIND", "MOCKAPI_PORT")
+) -> socket.socket:
+    """A listening TCP socket on host:port; errors name the `options` that set them
+    (host, port): the mock API's variables, or the provisioning API's --host/--port."""
+    host_option, port_option = options
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
         address = socket.getaddrinfo(host, port, family, socket.SOCK_STREAM)[0][4]
     except socket.gaierror as exc:
-        raise UsageError(f"{where}: MOCKAPI_BIND: cannot listen on {host!r}: {exc}") from None
+        raise UsageError(f"{where}: {host_option}: cannot listen on {host!r}: {exc}") from None
     sock = socket.socket(family, socket.SOCK_STREAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -49,11 +53,11 @@ def bind_socket(host: str, port: int, where: str) -> socket.socket:
         if exc.errno == errno.EADDRINUSE:
             raise EphemeraError(
                 f"{where}: port {port} on {host} is already in use by another program; "
-                "stop it or choose another MOCKAPI_PORT"
+                f"stop it or choose another {port_option}"
             ) from None
         if exc.errno == errno.EADDRNOTAVAIL:
             raise UsageError(
-                f"{where}: MOCKAPI_BIND: {host!r} is not an address of this machine"
+                f"{where}: {host_option}: {host!r} is not an address of this machine"
             ) from None
         raise EphemeraError(f"{where}: cannot listen on {host}:{port}: {exc.strerror}") from None
     return sock

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from ephemera import ci, lifecycle
-from ephemera.ci import plan as ci_plan_module
+from ephemera.ci import planrun, saved
 from ephemera.gate import policy
 from ephemera.gate.policy import PolicyFinding, PolicyResult
 from ephemera.leases import SqliteLeaseStore
@@ -51,6 +51,8 @@ class FakeTerraform:
         self.max_total = 0
         self.policy_calls: list[dict[str, Path]] = []
         self.failing_policy = failing_policy
+        self.serial = 3
+        self.resource_changes: list[dict[str, Any]] = []
 
     def init(self, ctx: lifecycle.Context, rendered: Any, log: Any) -> None:
         stack = rendered.root_dir.name
@@ -71,9 +73,12 @@ class FakeTerraform:
             ctx.echo(f"{rendered.env} plan {index}\n")
             time.sleep(0.005)
         plan_json = rendered.work_dir / lifecycle.PLAN_JSON
-        plan_json.write_text(json.dumps({"resource_changes": []}))
+        plan = {"resource_changes": self.resource_changes}
+        plan_json.write_text(json.dumps(plan))
         (rendered.work_dir / lifecycle.PLAN_FILE).write_bytes(b"binary plan")
-        return lifecycle.PlanSummary(rendered.env, 2, 1, 0, plan_json, rendered.digest)
+        return lifecycle.PlanSummary(
+            rendered.env, 2, 1, 0, plan_json, rendered.digest, self.resource_changes
+        )
 
     def show(self, ctx: lifecycle.Context, rendered: Any) -> str:
         return f"Plan for {rendered.env}: 2 to add, 1 to change, 0 to destroy.\n"
@@ -90,18 +95,36 @@ class FakeTerraform:
             results[env] = result
         return results
 
+    def state_version(self, env: Any, session: Any = None) -> saved.StateVersion:
+        return saved.StateVersion(self.serial, "fake-lineage")
+
     def install(self, monkeypatch: pytest.MonkeyPatch) -> FakeTerraform:
         monkeypatch.setattr(lifecycle, "init", self.init)
         monkeypatch.setattr(lifecycle, "make_plan", self.make_plan)
-        monkeypatch.setattr(ci_plan_module, "show_plan", self.show)
+        monkeypatch.setattr(planrun, "show_plan", self.show)
         monkeypatch.setattr(policy, "check_plans", self.check_plans)
+        monkeypatch.setattr(saved, "state_version", self.state_version)
         return self
 
 
-def run_plan(repo: FixtureRepo, base: str, jobs: int = 4) -> tuple[int, list[str], str]:
+PLAN_KEY = {"EPHEMERA_PLAN_KEY": "k" * 40}
+
+
+def run_plan(
+    repo: FixtureRepo, base: str, jobs: int = 4, environ: dict[str, str] | None = None
+) -> tuple[int, list[str], str]:
     emitted: list[str] = []
     store = SqliteLeaseStore(repo.root / ".ephemera" / "leases.db")
-    code = ci.ci_plan(repo.root, base, "HEAD", jobs, None, emit=emitted.append, store=store)
+    code = ci.ci_plan(
+        repo.root,
+        base,
+        "HEAD",
+        jobs,
+        None,
+        emit=emitted.append,
+        store=store,
+        environ=environ or {},
+    )
     return code, emitted, (repo.root / "plan-comment.md").read_text()
 
 

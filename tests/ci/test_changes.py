@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ephemera.ci import changes, git
+from ephemera.ci import changes, git, targets
 from ephemera.ci.changes import CREATE, DESTROY, UPDATE
 from ephemera.errors import UsageError
 from tests.fixtures.ci.builder import FixtureRepo, make_repo, svc_text
@@ -232,21 +232,54 @@ def test_base_is_the_merge_base_by_default(repo: FixtureRepo) -> None:
     assert fork
 
 
-def test_matrix(repo: FixtureRepo) -> None:
+def test_an_untouched_invalid_environment_is_not_affected(repo: FixtureRepo) -> None:
+    edit(repo, "environments/svc-08.yaml", "replicas: 1", "replicas: many")
+    base = repo.commit("svc-08 is broken on main")
+    edit(repo, "environments/svc-09.yaml", "ttl: 4h", "ttl: 2h")
+    repo.commit("a pull request that changes only svc-09")
+    assert list(affected(repo, base)) == ["svc-09"]
+    edit(repo, "environments/svc-08.yaml", "size: medium", "size: large")
+    repo.commit("now svc-08's file changes too, still invalid")
+    found = affected(repo, base)
+    assert sorted(found) == ["svc-08", "svc-09"]
+    assert found["svc-08"].reason == "invalid at head" and not found["svc-08"].valid
+
+
+def test_an_aws_environment_without_its_control_plane_is_not_configured(
+    repo: FixtureRepo,
+) -> None:
+    aws = svc_text("svc-aws", 2).replace("stack:", "target: aws\nregion: eu-west-1\nstack:")
+    repo.write("environments/svc-aws.yaml", aws)
+    base = repo.commit("an aws environment, no aws.state_bucket in _defaults.yaml")
+    with git.checkout(repo.root, base) as project:
+        revision = changes.scan_revision(project, base)
+    assert revision.invalid == {}
+    assert "aws.state_bucket and aws.lease_table" in revision.unconfigured["svc-aws"]
+    edit(repo, "environments/svc-01.yaml", "ttl: 4h", "ttl: 2h")
+    repo.commit("unrelated")
+    assert list(affected(repo, base)) == ["svc-01"]  # untouched: not affected
+    edit(repo, "environments/svc-aws.yaml", "ttl: 4h", "ttl: 2h")
+    repo.commit("the aws environment changes")
+    change = affected(repo, base)["svc-aws"]
+    assert change.valid and change.target == "aws" and change.reason.startswith("files: ")
+    assert change.not_planned.startswith("aws target not configured: validated, not planned")
+    # Another problem as well: invalid, not merely unconfigured.
+    edit(repo, "environments/svc-aws.yaml", "replicas: 1", "replicas: many")
+    repo.commit("broken too")
+    change = affected(repo, base)["svc-aws"]
+    assert not change.valid and any("replicas" in p for p in change.problems)
+
+
+def test_local_environments_carry_why_ci_does_not_plan_them(repo: FixtureRepo) -> None:
     base = repo.git("rev-parse", "HEAD")
-    repo.remove("environments/svc-11.yaml")
     edit(repo, "environments/api-03.yaml", "team: api", "team: api3")
+    repo.remove("environments/svc-11.yaml")
     repo.commit()
-    found = changes.affected_environments(repo.root, base)
-    assert changes.matrix(found) == {
-        "include": [
-            {"env": "api-03", "action": "update"},
-            {"env": "svc-11", "action": "destroy"},
-        ]
+    found = affected(repo, base)
+    assert {n: (c.action, c.target, c.not_planned) for n, c in found.items()} == {
+        "api-03": (UPDATE, "local", targets.LOCAL),
+        "svc-11": (DESTROY, "local", targets.LOCAL),
     }
-    line = changes.matrix_json(repo.root, base)
-    assert "\n" not in line and json.loads(line) == changes.matrix(found)
-    assert changes.matrix([]) == {"include": []}
 
 
 def test_unknown_revisions_are_usage_errors(repo: FixtureRepo) -> None:

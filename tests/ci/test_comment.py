@@ -185,3 +185,25 @@ def test_cells_and_fences_are_escaped() -> None:
 def test_never_over_the_limit(limit: int) -> None:
     reports = [env_report(i, resources=40 * (i + 1)) for i in range(12)]
     assert len(render_comment(reports, limit=limit)) <= limit
+
+
+def test_not_planned_destroyed_and_replaced_rows_and_the_labels() -> None:
+    from ephemera.ci.comment import DESTROY_LABEL, REPLACE_LABEL, labels
+
+    local = env_report(1, action="update", added=None, policy="", not_planned="local target: x")
+    replacing = env_report(2, replaced=("aws_ecs_service.api",), deleted=("aws_lb.old",))
+    deleted_local = env_report(3, action="destroy", added=None, not_planned="local target: x")
+    comment = render_comment([local, replacing, deleted_local])
+    rows = table_rows(comment)
+    assert rows[0].startswith("| `svc-01` |") and "⏭️ local target: x" in rows[0]
+    assert rows[1].startswith("| ⚠️ `svc-02` |")
+    assert "| `svc-03` | ci-fixture | destroy | — | ⏭️ local target: x |" in rows[2]  # not CI's
+    warnings = comment.split("> [!WARNING]")[1].split("\n\n")[0]
+    assert (
+        "`svc-02`: this update **replaces** `aws_ecs_service.api` and **destroys** `aws_lb.old`"
+        in warnings
+    )
+    assert "svc-03" not in warnings and "❌" not in comment.split("<details")[0]
+    assert labels([local, replacing]) == {DESTROY_LABEL: True, REPLACE_LABEL: True}
+    assert labels([local]) == {DESTROY_LABEL: False, REPLACE_LABEL: False}
+    assert labels([env_report(4, action="destroy")]) == {DESTROY_LABEL: True, REPLACE_LABEL: False}

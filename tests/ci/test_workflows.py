@@ -2,10 +2,11 @@
 
 Rules: third-party actions pinned to full commit SHAs (with the version in a
 comment), the same SHA for an action everywhere; no `${{ }}` inside `run:`;
-never `pull_request_target`; cancel-in-progress only for plans; saved plans
-never uploaded; short artifact retention; `id-token: write` only in the jobs that
-assume an AWS role, each the role whose trust (terraform/bootstrap) matches the
-OIDC subject the job's token carries.
+never `pull_request_target`; cancel-in-progress only for plans; plan files never
+uploaded but sealed; short artifact retention; `id-token: write` only in the jobs
+that assume an AWS role, each the role whose trust (terraform/bootstrap) matches the
+OIDC subject the job's token carries; every workflow that needs AWS skips, saying
+what to configure, until its role variable is set.
 """
 
 from __future__ import annotations
@@ -18,23 +19,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from tests.conftest import REPO_ROOT
 from tests.support import tfstatic
 
-WORKFLOWS_DIR = REPO_ROOT / ".github" / "workflows"
+from .workflow import WORKFLOWS_DIR, guard, load, run_step
+
 WORKFLOWS = sorted(WORKFLOWS_DIR.glob("*.yml")) + sorted(WORKFLOWS_DIR.glob("*.yaml"))
-MINE = ("ci.yml", "plan.yml", "apply.yml", "destroy.yml", "drift.yml")
+MINE = ("ci.yml", "plan.yml", "apply.yml", "destroy.yml", "drift.yml", "commands.yml")
 USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>\S+)(?P<comment>.*)$", re.MULTILINE)
 PINNED = re.compile(r"^(?P<action>[\w.-]+/[\w./-]+)@(?P<sha>[0-9a-f]{40})$")
-
-
-def load(name: str) -> dict[str, Any]:
-    data = yaml.safe_load((WORKFLOWS_DIR / name).read_text())
-    if True in data:  # YAML 1.1 reads the key `on` as a boolean
-        data["on"] = data.pop(True)
-    return data
 
 
 def steps(workflow: dict[str, Any]) -> list[dict[str, Any]]:
@@ -129,6 +123,7 @@ def test_plan_workflow() -> None:
         "schemas/**",
         "policies/**",
         "expectations/**",
+        "ephemera/gate/pricing.json",
     ]
     assert workflow["permissions"] == {"contents": "read"}
     assert workflow["jobs"]["plan"]["permissions"] == {
@@ -147,46 +142,75 @@ def test_plan_workflow() -> None:
     assert aws["with"]["role-to-assume"] == "${{ vars.EPHEMERA_PLAN_ROLE_ARN }}"
     plan = next(s for s in all_steps if "ci-plan" in s.get("run", ""))
     assert '.venv/bin/invoke ci-plan --base "$BASE_SHA"' in plan["run"]
-    assert plan["env"]["BASE_SHA"] == "${{ github.event.pull_request.base.sha }}"
-    comment = next(s for s in all_steps if "github-script" in s.get("uses", ""))
-    script = comment["with"]["script"]
-    assert "<!-- ephemera-plan -->" in script
-    assert "updateComment" in script and "createComment" in script
+    assert plan["env"] == {
+        "BASE_SHA": "${{ github.event.pull_request.base.sha }}",
+        "EPHEMERA_PLAN_KEY": "${{ secrets.EPHEMERA_PLAN_KEY }}",
+        "EPHEMERA_CI_AWS_ROLE": "${{ vars.EPHEMERA_PLAN_ROLE_ARN }}",
+    }
+    publish = next(s for s in all_steps if "ci-publish" in s.get("run", ""))
+    assert "--comment plan-comment.md --labels .ephemera/ci/labels.json" in publish["run"]
+    assert publish["env"]["GITHUB_TOKEN"] == "${{ github.token }}"
+
+
+def upload_steps(name: str) -> list[dict[str, Any]]:
+    return [s for s in steps(load(name)) if "upload-artifact" in s.get("uses", "")]
+
+
+TEXT_ARTIFACT = [".ephemera/ci/", "!**/*.bin", "!**/*.tfstate*"]
+SEALED = re.compile(r"^\.ephemera/ci-(saved|replan)/\*\.plan\.enc$")
+RESULTS = ".ephemera/results/*.result.json"
 
 
 @pytest.mark.parametrize("name", MINE)
 def test_saved_plans_are_never_uploaded(name: str) -> None:
-    for step in steps(load(name)):
-        if "upload-artifact" not in step.get("uses", ""):
-            continue
-        paths = step["with"]["path"].split()
-        assert ".ephemera/ci/" in paths
-        assert "!**/*.bin" in paths
-        assert not any("work" in p or p.rstrip("/") == ".ephemera" for p in paths)
-        assert 1 <= int(step["with"]["retention-days"]) <= 7
+    """An upload is the text artifact (plan files and states excluded), sealed plans
+    only (`*.plan.enc`: ci-plan writes nothing else there, sealed, test_plan.py and
+    test_saved.py), or apply results; nothing else of .ephemera/ leaves a runner."""
+    for upload in upload_steps(name):
+        paths = upload["with"]["path"].split()
+        sealed = len(paths) == 1 and bool(SEALED.match(paths[0]))
+        assert paths == TEXT_ARTIFACT or sealed or paths == [RESULTS], paths
+        assert 1 <= int(upload["with"]["retention-days"]) <= 7
+
+
+def test_the_sealed_plans_travel_from_plan_to_apply() -> None:
+    uploaded = {s["with"]["name"]: s["with"]["path"] for s in upload_steps("plan.yml")}
+    assert uploaded["ephemera-saved-plans"] == ".ephemera/ci-saved/*.plan.enc"
+    check = load("apply.yml")["jobs"]["check"]
+    download = next(s for s in check["steps"] if "download-artifact" in s.get("uses", ""))
+    assert download["with"]["name"] == "ephemera-saved-plans"
+    assert download["with"]["run-id"] == "${{ steps.find.outputs.plan_run }}"
+    assert check["permissions"]["actions"] == "read"
 
 
 def test_apply_workflow() -> None:
     workflow = load("apply.yml")
     assert workflow["on"]["push"]["branches"] == ["main"]
-    changes_job = workflow["jobs"]["changes"]
-    matrix_step = next(s for s in changes_job["steps"] if s.get("id") == "matrix")
-    assert "ci-plan --matrix" in matrix_step["run"]
-    assert matrix_step["env"]["BEFORE"] == "${{ github.event.before }}"
-    apply = workflow["jobs"]["apply"]
-    assert apply["strategy"]["matrix"] == "${{ fromJSON(needs.changes.outputs.matrix) }}"
-    assert apply["strategy"]["fail-fast"] is False
-    assert apply["concurrency"] == {
-        "group": "ephemera-env-${{ matrix.env }}",
-        "cancel-in-progress": False,
-    }
-    assert apply["environment"] == "ephemera"
-    run = next(s for s in apply["steps"] if "ci-apply" in s.get("run", ""))
-    assert run["env"]["ENV_NAME"] == "${{ matrix.env }}"
-    # Only the job that assumes the role may request an OIDC token.
+    jobs = workflow["jobs"]
+    merge = next(s for s in jobs["check"]["steps"] if s.get("id") == "merge")
+    assert '.venv/bin/invoke ci-merge --base "$BEFORE" --head "$GITHUB_SHA"' in merge["run"]
+    assert merge["env"]["BEFORE"] == "${{ github.event.before }}"
+    for name in ("apply", "approve"):
+        job = jobs[name]
+        assert job["needs"] == "check"
+        assert job["strategy"]["matrix"] == f"${{{{ fromJSON(needs.check.outputs.{name}) }}}}"
+        assert job["strategy"]["fail-fast"] is False
+        assert job["concurrency"] == {
+            "group": "ephemera-env-${{ matrix.env }}",
+            "cancel-in-progress": False,
+        }
+        run = next(s for s in job["steps"] if "ci-apply" in s.get("run", ""))
+        assert run["env"]["ENV_NAME"] == "${{ matrix.env }}" and "--saved" in run["run"]
+    # What the pull request showed applies without a second approval; a re-plan waits
+    # for a reviewer of the `ephemera` environment.
+    assert "environment" not in jobs["apply"] and jobs["approve"]["environment"] == "ephemera"
     assert workflow["permissions"] == {"contents": "read"}
-    assert "permissions" not in changes_job
-    assert apply["permissions"] == {"contents": "read", "id-token": "write"}
+    for name in ("check", "apply", "approve"):
+        assert jobs[name]["permissions"]["id-token"] == "write", name
+    for name in ("report-apply", "report-approve"):
+        assert "id-token" not in jobs[name]["permissions"]
+        group = jobs[name]["concurrency"]["group"]
+        assert group == "ephemera-comment-${{ needs.check.outputs.pr }}"
 
 
 def test_destroy_workflow() -> None:
@@ -197,7 +221,7 @@ def test_destroy_workflow() -> None:
         "group": "ephemera-env-${{ inputs.env }}",
         "cancel-in-progress": False,
     }
-    all_steps = steps(workflow)
+    all_steps = workflow["jobs"]["destroy"]["steps"]
     destroy = next(s for s in all_steps if "make destroy" in s.get("run", ""))
     assert destroy["env"]["ENV"] == "${{ inputs.env }}"
     assert destroy["env"]["AUTO_APPROVE"] == "1"
@@ -209,7 +233,7 @@ def test_destroy_workflow() -> None:
 
 def test_destroy_name_check_rejects_injection() -> None:
     """The shell check of destroy.yml, run on hostile and valid names."""
-    check = steps(load("destroy.yml"))[0]["run"]
+    check = load("destroy.yml")["jobs"]["destroy"]["steps"][0]["run"]
     for value, ok in [
         ("qa-api", True),
         ("qa; rm -rf /", False),
@@ -235,6 +259,7 @@ ROLES = {
     "apply.yml": APPLY_ROLE,
     "destroy.yml": APPLY_ROLE,
     "ttl-sweep.yml": APPLY_ROLE,
+    "commands.yml": APPLY_ROLE,
 }
 
 
@@ -285,8 +310,9 @@ def test_each_workflow_assumes_the_role_its_token_is_trusted_by(name: str) -> No
             assert environment == bootstrap_apply_environment() == "ephemera"
         else:
             # Subject repo:<repo>:ref:refs/heads/<branch>: trusted for main only, which is
-            # where pushes to main and schedules run (a dispatch on another branch fails).
-            assert triggers <= {"schedule", "workflow_dispatch", "push"}
+            # where pushes to main, schedules and issue comments run (the default
+            # branch); a dispatch on another branch fails.
+            assert triggers <= {"schedule", "workflow_dispatch", "push", "issue_comment"}
             if "push" in triggers:
                 assert workflow["on"]["push"]["branches"] == ["main"]
 
@@ -299,9 +325,96 @@ def test_no_workflow_uses_the_old_single_role_variable() -> None:
 def test_drift_workflow() -> None:
     workflow = load("drift.yml")
     assert "schedule" in workflow["on"] and "workflow_dispatch" in workflow["on"]
-    (job,) = workflow["jobs"].values()
+    job = workflow["jobs"]["drift"]
     assert job["if"] == "vars.EPHEMERA_PLAN_ROLE_ARN != ''"  # skipped until AWS is set up
     assert job["permissions"] == {"contents": "read", "id-token": "write"}
     (run,) = [step["run"] for step in job["steps"] if "run" in step]
     assert "invoke drift --target aws" in run and "GITHUB_STEP_SUMMARY" in run
     assert 'exit "$code"' in run  # drifted (2) or an error (1) fails the job
+
+
+# --- green out of the box: skipped until configured --------------------------------
+
+GUARDED = {  # workflow → the variable its AWS jobs wait for
+    "ttl-sweep.yml": "EPHEMERA_APPLY_ROLE_ARN",
+    "destroy.yml": "EPHEMERA_APPLY_ROLE_ARN",
+    "apply.yml": "EPHEMERA_APPLY_ROLE_ARN",
+    "drift.yml": "EPHEMERA_PLAN_ROLE_ARN",
+}
+
+
+def runs(workflow: dict[str, Any], job: str, variables: dict[str, str]) -> bool:
+    """Whether `job` runs (its own guard on a variable, and those of the jobs it needs;
+    conditions on the needed jobs' outputs are those jobs' to decide)."""
+    spec = workflow["jobs"][job]
+    needs = spec.get("needs") or []
+    needs = [needs] if isinstance(needs, str) else needs
+    condition = spec.get("if")
+    own = guard(condition, variables) if condition and "vars." in condition else True
+    return own and all(runs(workflow, n, variables) for n in needs)
+
+
+@pytest.mark.parametrize(("name", "variable"), sorted(GUARDED.items()))
+def test_aws_workflows_skip_until_configured_and_say_what_to_set(
+    name: str, variable: str, tmp_path: Path
+) -> None:
+    workflow = load(name)
+    assuming = [job for job, roles in jobs_assuming_roles(workflow).items() if roles]
+    configured = {variable: "arn:aws:iam::123456789012:role/x"}
+    assert assuming and not any(runs(workflow, job, {}) for job in assuming)
+    assert all(runs(workflow, job, configured) for job in assuming)
+    assert [job for job in workflow["jobs"] if runs(workflow, job, {})] == ["not-configured"]
+    assert not runs(workflow, "not-configured", configured)
+    # The notice job's own command, as the runner runs it.
+    done = run_step(name, "not-configured", "AWS is not configured", tmp_path, {}, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "skipped: AWS is not configured" in done.summary and variable in done.summary
+
+
+@pytest.mark.parametrize("name", ["plan.yml", "commands.yml"])
+def test_workflows_that_run_without_a_role_tell_ephemera_so(name: str) -> None:
+    """plan.yml and commands.yml run without AWS: the credentials step waits for the
+    variable, and the command hears that there is no role (EPHEMERA_CI_AWS_ROLE empty)."""
+    workflow = load(name)
+    credentials = [s for s in steps(workflow) if "configure-aws-credentials" in s.get("uses", "")]
+    variables = {
+        re.findall(r"vars\.([A-Z_]+)", s["with"]["role-to-assume"])[0] for s in credentials
+    }
+    (variable,) = variables
+    assert all(guard(s["if"], {}) is False for s in credentials)
+    told = [s for s in steps(workflow) if "EPHEMERA_CI_AWS_ROLE" in (s.get("env") or {})]
+    assert told
+    assert all(s["env"]["EPHEMERA_CI_AWS_ROLE"] == f"${{{{ vars.{variable} }}}}" for s in told)
+
+
+def test_ttl_sweep_is_not_96_failed_runs_a_day(tmp_path: Path) -> None:
+    """Issue 15's first failure: every 15 minutes, and no guard on the role variable."""
+    workflow = load("ttl-sweep.yml")
+    assert workflow["on"]["schedule"] == [{"cron": "*/15 * * * *"}]
+    assert not runs(workflow, "sweep", {}) and runs(workflow, "not-configured", {})
+    done = run_step(
+        "ttl-sweep.yml", "not-configured", "AWS is not configured", tmp_path, {}, tmp_path
+    )
+    assert done.returncode == 0 and "EPHEMERA_APPLY_ROLE_ARN" in done.summary
+
+
+def test_commands_workflow() -> None:
+    workflow = load("commands.yml")
+    assert workflow["on"] == {"issue_comment": {"types": ["created"]}}
+    accept, command = workflow["jobs"]["accept"], workflow["jobs"]["run"]
+    assert "github.event.issue.pull_request" in accept["if"] and "'/ephemera'" in accept["if"]
+    assert accept["permissions"] == {
+        "contents": "read",
+        "pull-requests": "write",
+        "actions": "write",
+    }
+    assert command["concurrency"] == {
+        "group": "ephemera-env-${{ needs.accept.outputs.env }}",
+        "cancel-in-progress": False,
+    }
+    for job in (accept, command):
+        checkout = next(s for s in job["steps"] if "actions/checkout" in s.get("uses", ""))
+        assert "ref" not in checkout.get("with", {})  # the default branch, never the PR's code
+        step = next(s for s in job["steps"] if "ci-command" in s.get("run", ""))
+        assert step["env"]["COMMENT_BODY"] == "${{ github.event.comment.body }}"
+        assert step["env"]["COMMENT_USER"] == "${{ github.event.comment.user.login }}"

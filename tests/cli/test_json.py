@@ -26,7 +26,17 @@ JSON_TASKS = sorted(
 
 
 def test_every_json_task_is_documented_and_its_example_is_valid() -> None:
-    assert JSON_TASKS == ["drift", "history", "outputs", "reconcile", "status", "ttl"]
+    assert JSON_TASKS == [
+        "drift",
+        "history",
+        "outputs",
+        "reconcile",
+        "status",
+        "token-create",
+        "token-list",
+        "ttl",
+        "validate",
+    ]
     for name in JSON_TASKS:
         example, schema = documented(f"{name} --json")
         jsonschema.Draft202012Validator.check_schema(schema)

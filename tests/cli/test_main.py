@@ -4,12 +4,14 @@ detailed exit code for plan."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
 from importlib.metadata import version
 
 import pytest
 
 from ephemera.cli.main import normalized
-from tests.integration.conftest import Cli, demo_env
+from tests.integration.conftest import EPHEMERA, Cli, demo_env
 
 pytestmark = pytest.mark.integration
 
@@ -24,6 +26,23 @@ def test_normalized_argv() -> None:
     assert normalized(["ephemera", "validate", "x"]) == ["ephemera", "validate", "--env", "x"]
     assert normalized(["ephemera", "drift", "--json"]) == ["ephemera", "drift", "--json"]
     assert normalized(["ephemera", "plan", "x"]) == ["ephemera", "plan", "x"]
+    assert normalized(["ephemera", "token", "create", "--name", "ci"]) == [
+        "ephemera",
+        "token-create",
+        "--name",
+        "ci",
+    ]
+    assert normalized(["ephemera", "token", "revoke", "-h"]) == [
+        "ephemera",
+        "--help",
+        "token-revoke",
+    ]
+    assert normalized(["ephemera", "deploy", "token", "create"]) == [
+        "ephemera",
+        "deploy",
+        "token",
+        "create",
+    ]  # only where the task's name stands
 
 
 def test_version_and_help(cli: Cli) -> None:
@@ -81,3 +100,19 @@ def test_plan_extend_and_detailed_exit_codes(cli: Cli, port: int) -> None:
     by_flag = cli.ephemera("extend-ttl", "--env", "local-demo", "--duration", "30m")
     assert by_flag.returncode == 0, by_flag.stderr
     assert cli.ephemera("destroy", "local-demo", "--yes").returncode == 0
+
+
+def test_a_reader_that_goes_away_ends_it_quietly(cli: Cli) -> None:
+    """`ephemera deploy -h | head -1`: a closed pipe is no traceback."""
+    child = subprocess.Popen(
+        [EPHEMERA, "deploy", "-h"],
+        cwd=cli.root,
+        env=cli.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    child.stdout.close()  # before it writes: its first write meets a closed pipe
+    stderr = child.stderr.read()
+    assert child.wait(timeout=60) == 128 + signal.SIGPIPE
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr

@@ -33,34 +33,42 @@ def terminal(cli: Cli, *args: str, **extra: str) -> pexpect.spawn:
     return child
 
 
-def answer(child: pexpect.spawn, prompt: str, text: str) -> None:
-    child.expect_exact(prompt)
-    child.expect(r"[:?\]\)] $")  # the end of the prompt line: rich waits for input here
-    child.sendline(text)
+def converse(child: pexpect.spawn, script: list[tuple[str, str | None]]) -> int:
+    """Answer each prompt in turn (None: a message to see, not a question); the exit code."""
+    for prompt, text in script:
+        child.expect_exact(prompt)
+        if text is not None:
+            child.expect(r"[:?\]\)] $")  # the end of the prompt line: rich waits here
+            child.sendline(text)
+    child.expect(pexpect.EOF)
+    child.close()
+    return child.exitstatus
+
+
+LOCAL_SETTINGS = [("Target [local/aws] (local)", ""), ("Owner (email)", "pty@example.com")]
 
 
 def test_new_in_a_terminal_writes_what_validate_accepts_and_deploy_deploys(cli: Cli) -> None:
     port = free_port()
     child = terminal(cli, "new", NO_COLOR="1")
-    answer(child, "Stack [local-mock-api/mock-api] (local-mock-api)", "")
-    answer(child, "Name (3-40", "Not_A_Name")
-    child.expect_exact("is not a valid environment name")
-    answer(child, "Name (3-40", "from-pty")
-    answer(child, "Target [local/aws] (local)", "")
-    answer(child, "Owner (email)", "pty@example.com")
-    answer(child, "TTL (30m, 8h, 2d)", "2h")
-    answer(child, "expectations_file", "expectations/local-demo.json")
-    answer(child, "bind_address", "")
-    answer(child, "port (8080)", "eighty")
-    child.expect_exact("is not a number")
-    answer(child, "port (8080)", str(port))
-    answer(child, "Notification email", "")
-    child.expect_exact("cost: ≈ $0.00 for its 2h TTL, $0.00 per extra hour")
-    answer(child, "Write environments/from-pty.yaml?", "y")
-    answer(child, "Deploy from-pty now?", "n")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0, child.before
+    script = [
+        ("Stack [local-mock-api/mock-api] (local-mock-api)", ""),
+        ("Name (3-40", "Not_A_Name"),
+        ("is not a valid environment name", None),
+        ("Name (3-40", "from-pty"),
+        *LOCAL_SETTINGS,
+        ("TTL (30m, 8h, 2d)", "2h"),
+        ("expectations_file", "expectations/local-demo.json"),
+        ("bind_address", ""),
+        ("port (8080)", "eighty"),
+        ("is not a number", None),
+        ("port (8080)", str(port)),
+        ("Notification email", ""),
+        ("cost: ≈ $0.00 for its 2h TTL, $0.00 per extra hour", None),
+        ("Write environments/from-pty.yaml?", "y"),
+        ("Deploy from-pty now?", "n"),
+    ]
+    assert converse(child, script) == 0, child.transcript.getvalue()
     assert "\x1b[" not in child.transcript.getvalue()  # NO_COLOR: no escape codes at all
 
     written = cli.root / "environments" / "from-pty.yaml"
@@ -86,28 +94,31 @@ def test_new_in_a_terminal_writes_what_validate_accepts_and_deploy_deploys(cli: 
 
 def test_new_refuses_to_write_what_was_not_confirmed(cli: Cli) -> None:
     child = terminal(cli, "new", "--stack", "local-mock-api", "--name", "unwanted", NO_COLOR="1")
-    answer(child, "Target [local/aws] (local)", "")
-    answer(child, "Owner (email)", "pty@example.com")
-    answer(child, "TTL (30m, 8h, 2d)", "")
-    answer(child, "expectations_file", "expectations/local-demo.json")
-    answer(child, "bind_address", "")
-    answer(child, "port (8080)", "")
-    answer(child, "Notification email", "")
-    answer(child, "Write environments/unwanted.yaml?", "n")
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 2 and "not written; nothing done" in child.before
+    script = [
+        *LOCAL_SETTINGS,
+        ("TTL (30m, 8h, 2d)", ""),
+        ("expectations_file", "expectations/local-demo.json"),
+        ("bind_address", ""),
+        ("port (8080)", ""),
+        ("Notification email", ""),
+        ("Write environments/unwanted.yaml?", "n"),
+    ]
+    assert converse(child, script) == 2
+    assert "not written; nothing done" in child.transcript.getvalue()
     assert not (cli.root / "environments" / "unwanted.yaml").exists()
 
 
 def test_new_from_flags_only(cli: Cli) -> None:
     args = ["new", "--stack", "local-mock-api", "--name", "scripted", "--owner", "ci@example.com"]
-    sets = ["--set", "expectations_file=expectations/local-demo.json", "--set", "port=18080"]
-    made = cli.ephemera(*args, *sets, "--ttl", "30m", "--yes")
+    port = free_port()
+    sets = ["--set", "expectations_file=expectations/local-demo.json", "--set", f"port={port}"]
+    made = cli.ephemera(*args, *sets, "--ttl", "30m", "--yes", "--deploy")
     assert made.returncode == 0, made.stderr
     written = yaml.safe_load((cli.root / "environments" / "scripted.yaml").read_text())
-    assert written["ttl"] == "30m" and written["variables"]["port"] == 18080
+    assert written["ttl"] == "30m" and written["variables"]["port"] == port
+    assert "scripted is active." in made.stdout and f"http://127.0.0.1:{port}" in made.stdout
     assert cli.ephemera("validate", "scripted").returncode == 0
+    assert cli.ephemera("destroy", "scripted", "--yes").returncode == 0
 
     missing = cli.ephemera("new", "--stack", "local-mock-api", "--name", "other")
     assert missing.returncode == 2 and "--owner is required without a terminal" in missing.stderr

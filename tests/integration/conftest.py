@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,20 +41,15 @@ class Cli:
         return variables
 
     def invoke(self, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [INVOKE, "--search-root", str(REPO_ROOT), *args],
-            cwd=self.root,
-            env=self.env(**extra),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=240,
-        )
+        return self._run([INVOKE, "--search-root", str(REPO_ROOT), *args], extra)
 
     def ephemera(self, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
         """The `ephemera` console script, run in the project."""
+        return self._run([EPHEMERA, *args], extra)
+
+    def _run(self, argv: list[str], extra: dict[str, str]) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [EPHEMERA, *args],
+            argv,
             cwd=self.root,
             env=self.env(**extra),
             stdin=subprocess.DEVNULL,
@@ -100,8 +96,20 @@ def make_project(root: Path) -> Cli:
 
 
 @pytest.fixture
-def cli(tmp_path: Path) -> Cli:
-    return make_project(tmp_path / "project")
+def cli(tmp_path: Path) -> Iterator[Cli]:
+    project = make_project(tmp_path / "project")
+    yield project
+    stop_mock_apis(project)
+
+
+def stop_mock_apis(cli: Cli) -> None:
+    """SIGTERM every mock API a test left running (a failed assertion before its
+    destroy, or a test that had no reason to destroy): none outlives its test."""
+    for pidfile in cli.home.glob("run/*/mockapi.pid"):
+        with contextlib.suppress(OSError, ValueError):
+            pid = int(pidfile.read_text())
+            if is_mockapi_server(pid):
+                os.kill(pid, signal.SIGTERM)
 
 
 def demo_env(port: int, name: str = "local-demo", **overrides: str) -> str:

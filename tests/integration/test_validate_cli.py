@@ -55,3 +55,28 @@ def test_one_env_is_validated_with_env(cli: Cli, port: int):
     cli.write_env("unknown-key", BAD_FILES["unknown-key"])
     assert cli.invoke("validate", "--env", "local-demo").returncode == 0
     assert cli.invoke("validate", "--env", "unknown-key").returncode == 2
+
+
+def test_validate_json_carries_every_problem_for_scripts(cli: Cli):
+    from tests.support.jsondocs import checked
+
+    cli.write_env("wrong-type", BAD_FILES["wrong-type"])
+    cli.write_env("local-demo", demo_env(9010))
+    bad = cli.ephemera("validate", "--json")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    verdict = checked("validate --json", bad.stdout)
+    assert verdict["valid"] is False
+    assert {"file": "environments/wrong-type.yaml", "line": 5, "key": "ttl"}.items() <= (
+        verdict["problems"][0].items()
+    )
+    good = cli.ephemera("validate", "local-demo", "--json")
+    assert good.returncode == 0, good.stderr
+    assert checked("validate --json", good.stdout) == {
+        "format_version": 1,
+        "valid": True,
+        "environments": ["local-demo"],
+        "problems": [],
+        "error": None,
+    }
+    unknown = checked("validate --json", cli.ephemera("validate", "nope", "--json").stdout)
+    assert unknown["valid"] is False and "unknown environment 'nope'" in unknown["error"]

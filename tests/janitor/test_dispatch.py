@@ -66,23 +66,7 @@ def test_local_dispatcher_failed_with_leftovers_or_errors() -> None:
 
 
 def test_codebuild_dispatcher_starts_a_build_with_env(moto) -> None:
-    iam = moto.client("iam")
-    role = iam.create_role(
-        RoleName="janitor-build",
-        AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": []}),
-    )["Role"]["Arn"]
-    codebuild = moto.client("codebuild")
-    codebuild.create_project(
-        name="ephemera-destroy",
-        source={"type": "S3", "location": "ephemera-source/repo.zip"},
-        artifacts={"type": "NO_ARTIFACTS"},
-        environment={
-            "type": "LINUX_CONTAINER",
-            "image": "aws/codebuild/standard:7.0",
-            "computeType": "BUILD_GENERAL1_SMALL",
-        },
-        serviceRole=role,
-    )
+    codebuild = moto.codebuild_project("ephemera-destroy")
     # moto does not keep environmentVariablesOverride, so record the request botocore sends.
     sent = []
     codebuild.meta.events.register(

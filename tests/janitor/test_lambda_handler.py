@@ -65,21 +65,7 @@ class Aws:
             "Attributes"
         ]["QueueArn"]
         sns.subscribe(TopicArn=self.topic, Protocol="sqs", Endpoint=queue_arn)
-        role = moto.client("iam").create_role(
-            RoleName="janitor-build", AssumeRolePolicyDocument="{}"
-        )["Role"]["Arn"]
-        self.codebuild = moto.client("codebuild")
-        self.codebuild.create_project(
-            name=PROJECT,
-            source={"type": "S3", "location": "ephemera-source/repo.zip"},
-            artifacts={"type": "NO_ARTIFACTS"},
-            environment={
-                "type": "LINUX_CONTAINER",
-                "image": "aws/codebuild/standard:7.0",
-                "computeType": "BUILD_GENERAL1_SMALL",
-            },
-            serviceRole=role,
-        )
+        self.codebuild = moto.codebuild_project(PROJECT)
         self.env = {
             "LEASE_TABLE": TABLE,
             "NOTIFY_TOPIC_ARN": self.topic,

@@ -336,9 +336,20 @@ def test_add_run_round_trips(store: LeaseStore) -> None:
         log_path=".ephemera/runs/dev-alice/full.log",
         detail="expired at 2030-01-01T12:00:00+00:00",
     )
+    audit = make_run(
+        "audit",
+        minute=2,
+        op="audit:extend",
+        actor="ci-bot",
+        ended_at=NOW + timedelta(minutes=2),
+        result="accepted",
+        detail="4h: expires 2030-01-01 20:00 UTC",
+        client="127.0.0.1",
+    )
     store.add_run(bare)
     store.add_run(full)
-    assert store.runs("dev-alice") == [full, bare]
+    store.add_run(audit)
+    assert store.runs("dev-alice") == [audit, full, bare]
 
 
 def test_finish_run_overwrites_the_record(store: LeaseStore) -> None:

@@ -51,3 +51,28 @@ def test_has_the_status_expiry_index(tmp_path: Path) -> None:
     with sqlite3.connect(path) as db:
         columns = [row[2] for row in db.execute("PRAGMA index_info(leases_status_expiry)")]
     assert columns == ["status", "expires_at"]
+
+
+def test_a_database_from_before_the_client_column_gains_it(tmp_path: Path) -> None:
+    """Run records gained `client` (the API's audit records): an older runs table is
+    altered on open, and its rows read back with client None."""
+    from ephemera.leases.base import RunRecord
+
+    path = tmp_path / "leases.db"
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE runs (id TEXT PRIMARY KEY, env TEXT NOT NULL, op TEXT NOT NULL, "
+            "actor TEXT NOT NULL, commit_sha TEXT, started_at TEXT NOT NULL, ended_at TEXT, "
+            "result TEXT NOT NULL, added INTEGER NOT NULL DEFAULT 0, changed INTEGER NOT NULL "
+            "DEFAULT 0, destroyed INTEGER NOT NULL DEFAULT 0, log_path TEXT, detail TEXT)"
+        )
+        db.execute(
+            "INSERT INTO runs (id, env, op, actor, started_at, result) VALUES "
+            "('old', 'dev', 'apply', 'alice', '2030-01-01T12:00:00.000000+00:00', 'ok')"
+        )
+    store = SqliteLeaseStore(path)
+    [old] = store.runs("dev")
+    assert old.id == "old" and old.client is None
+    audit = RunRecord("new", "dev", "audit:extend", "bot", None, NOW, client="127.0.0.1")
+    store.add_run(audit)
+    assert store.runs("dev")[0] == audit
