@@ -60,6 +60,32 @@ def status_rows(
     """A row per environment; with `check_health`, the active ones probed within
     `deadline` seconds, all together."""
     leases = {lease.env: lease for lease in store.list()}
+    names = sorted(set(leases) | set(project.known_environments()))
+    return _rows(project, leases, names, now, check_health, deadline)
+
+
+def status_row(
+    project: Project,
+    store: LeaseStore,
+    name: str,
+    now: datetime,
+    check_health: bool = True,
+    deadline: float = DEFAULT_DEADLINE,
+) -> StatusRow:
+    """The row of one environment (a file or a lease of that name)."""
+    lease = store.get(name)
+    leases = {name: lease} if lease is not None else {}
+    return _rows(project, leases, [name], now, check_health, deadline)[0]
+
+
+def _rows(
+    project: Project,
+    leases: dict[str, Lease],
+    names: list[str],
+    now: datetime,
+    check_health: bool,
+    deadline: float,
+) -> list[StatusRow]:
     files = set(project.known_environments())
     urls = {
         name: health_url(lease.outputs)
@@ -69,15 +95,8 @@ def status_rows(
     found = check_all([url for url in urls.values() if url], deadline)
     return [
         _row(project, name, leases.get(name), now, name in files, found.get(urls.get(name) or ""))
-        for name in sorted(set(leases) | files)
+        for name in names
     ]
-
-
-def status_row(
-    project: Project, store: LeaseStore, name: str, now: datetime, check_health: bool = True
-) -> StatusRow:
-    """The row of one environment (a file or a lease of that name)."""
-    return _row(project, name, store.get(name), now, check_health)
 
 
 def _row(

@@ -109,7 +109,9 @@ class EnvRow(BaseModel):
     expires_at: Time | None
     expires_in_seconds: int | None = Field(description="negative once expired")
     url: str | None
-    healthy: bool | None = Field(description="probed now; null: not active, or no URL")
+    healthy: bool | None = Field(
+        description="probed now; null: not active, no URL, or no answer within the deadline"
+    )
     orphan: bool = Field(description="a live lease whose environment file was deleted")
     reason: str | None
     changed_at: Time | None
@@ -117,6 +119,9 @@ class EnvRow(BaseModel):
     cost_so_far_usd: float | None
     cost_remaining_usd: float | None
     holder: str | None = Field(description="the run holding a deploying or destroying lease")
+    health: Literal["healthy", "unhealthy", "unknown", "not checked"] = Field(
+        description="what the probe found; unknown: no answer within the deadline"
+    )
 
 
 class EnvList(BaseModel):

@@ -50,8 +50,13 @@ class PlanSummary:
         return bool(self.added or self.changed or self.destroyed or self.outputs_changed)
 
     def counts_text(self) -> str:
+        """Resources added, changed, destroyed, as Terraform's plan line counts them; the
+        outputs only when they are all that changes (else "+0 ~0 -0" would hide it)."""
         counts = f"+{self.added} ~{self.changed} -{self.destroyed}"
-        return counts + (f", {self.outputs_changed} output(s)" if self.outputs_changed else "")
+        resources = self.added or self.changed or self.destroyed
+        if self.outputs_changed and not resources:
+            counts += f", {self.outputs_changed} output(s)"
+        return counts
 
 
 def prepare(ctx: Context, name: str) -> tuple[Environment, Rendered]:

@@ -145,6 +145,7 @@ def test_an_output_only_change_is_applied(ctx: lifecycle.Context, repo: FixtureR
     )
     changed = lifecycle.deploy(ctx, ENV)
     assert changed.applied and changed.plan.outputs_changed == 1
+    assert changed.plan.counts_text() == "+0 ~0 -0, 1 output(s)"
     assert changed.lease.outputs["label"] == "svc"
 
 
