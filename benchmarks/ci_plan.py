@@ -2,10 +2,12 @@
 against raw Terraform doing the same plan; then 20 of 1,000 changed, measured in full.
 
 A fixture repository (tests/fixtures/ci/builder.py) with 1,000 environments on a
-terraform_data stack (one local module); one environment file changes. Every run
-starts as CI does: no work directories (so every plan inits), the policy cache
-emptied (so checkov scans every plan; the resident checker is loaded). In
-interleaved rounds, through the CLI:
+terraform_data stack (one local module), target aws (CI plans only aws environments)
+with the S3 state backend and the DynamoDB lease table on a moto server on 127.0.0.1;
+one environment file changes. Every run starts as CI does: a fresh `.ephemera/` (no
+work directories, so every plan inits; no policy cache, so checkov scans every plan;
+no cache of validated documents or parsed variables), the resident checker loaded.
+In interleaved rounds, through the CLI:
 
 - ci-plan: `ephemera ci-plan --base <rev>`: change detection over both revisions,
   then init + plan + show of the affected environment, the gate, the comment;
@@ -26,9 +28,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from benchmarks.measure import bench_env, cli, command, compile_bytecode, goal, interleaved, paired
+from benchmarks.motoserver import Moto, moto_server
+from ephemera.leases.dynamodb import create_tables
 from ephemera.project import Project
 from ephemera.terraform.runner import for_environment
-from tests.fixtures.ci.builder import FIXTURE_STACK, FixtureRepo, make_repo
+from tests.fixtures.ci.builder import (
+    FIXTURE_STACK,
+    LEASE_TABLE,
+    STATE_BUCKET,
+    FixtureRepo,
+    make_repo,
+)
 
 COUNT = 1000
 MANY = 20
@@ -47,10 +57,17 @@ def _edit(repo: FixtureRepo, name: str, old: str, new: str) -> None:
 
 def run() -> Iterator[str]:
     compile_bytecode()
+    with moto_server() as moto:
+        yield from _run(moto)
+
+
+def _run(moto: Moto) -> Iterator[str]:
+    moto.client("s3").create_bucket(Bucket=STATE_BUCKET)
+    create_tables(moto.client("dynamodb"), LEASE_TABLE)
     root = Path(tempfile.mkdtemp(prefix="ephemera-bench-ci-")) / "repo"
-    repo = make_repo(root, svc=COUNT, api=0, policies=True)
+    repo = make_repo(root, svc=COUNT, api=0, policies=True, aws=True)
     project = Project.discover(root=repo.root)
-    env = bench_env(EPHEMERA_ROOT=str(repo.root))
+    env = bench_env(EPHEMERA_ROOT=str(repo.root), **moto.env())
     names = repo.names
     try:
         base = repo.git("rev-parse", "HEAD")
@@ -58,6 +75,7 @@ def run() -> Iterator[str]:
         one = repo.commit("one environment changed")
         fresh = _fresh(project)
         cli("plan", names[0], env=env)()  # renders its inputs for the raw loop; loads checkov
+        _check_planned(cli("ci-plan", "--base", base, env=env, cwd=root)(), names[:1])
         arms = {
             "ci-plan": fresh(
                 cli("ci-plan", "--base", base, "--jobs", str(JOBS), env=env, cwd=root)
@@ -68,7 +86,7 @@ def run() -> Iterator[str]:
         times = interleaved(ROUNDS, arms)
         ratio = paired(times["ci-plan"], times["plan alone"])
         raw = paired(times["ci-plan"], times["raw"])
-        yield f"{COUNT} environments, 1 changed; fresh work dirs, policy cache emptied each run"
+        yield f"{COUNT} aws environments (S3 state on moto), 1 changed; fresh .ephemera/ each run"
         yield f"ci-plan, 1 of {COUNT} changed:  {times['ci-plan'].text()}"
         yield f"plan of that one alone:     {times['plan alone'].text()}"
         yield f"raw terraform init+plan+show of it: {times['raw'].text()}"
@@ -96,7 +114,7 @@ def _many(
         _edit(repo, name, "ttl: 4h", "ttl: 3h")
     repo.commit(f"{len(changed)} environments changed")
     ci = cli("ci-plan", "--base", base, "--jobs", str(JOBS), env=env, cwd=repo.root)
-    ci()  # renders their inputs for the raw loop
+    _check_planned(ci(), changed)  # and renders their inputs for the raw loop
     arms = {"ci-plan": fresh(ci), "raw": fresh(_raw_loop(project, env, changed))}
     times = interleaved(MANY_ROUNDS, arms)
     ratio = paired(times["ci-plan"], times["raw"])
@@ -105,13 +123,21 @@ def _many(
     yield f"ci-plan / raw loop: {ratio.text('x')} (no goal; measured, not extrapolated)"
 
 
+def _check_planned(output: str, names: list[str]) -> None:
+    """ci-plan planned every one of `names` (a figure of a ci-plan that planned nothing
+    would flatter it)."""
+    missing = [name for name in names if f"==> {name}: terraform plan" not in output]
+    if missing:
+        raise RuntimeError(f"ci-plan did not plan {missing}:\n{output[-3000:]}")
+
+
 def _fresh(project: Project) -> Callable[[Callable[[], object]], Callable[[], object]]:
-    """Wrap an arm so that it starts as CI does: no work dirs, no policy cache."""
+    """Wrap an arm so that it starts as CI does: no `.ephemera/` (the resident checker's
+    socket is elsewhere, in the user's runtime directory)."""
 
     def wrap(arm: Callable[[], object]) -> Callable[[], object]:
         def fresh_arm() -> object:
-            shutil.rmtree(project.home / "work", ignore_errors=True)
-            shutil.rmtree(project.home / "policy-cache", ignore_errors=True)
+            shutil.rmtree(project.home, ignore_errors=True)
             return arm()
 
         return fresh_arm

@@ -14,19 +14,15 @@ lease count (nothing due: the queries return nothing).
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
-import time
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from benchmarks.measure import Times, bench_env, cli, compile_bytecode, goal, interleaved, paired
-from benchmarks.project import free_port, scratch_project
+from benchmarks.motoserver import moto_server
+from benchmarks.project import scratch_project
 from ephemera.janitor.dispatch import LocalDispatcher
 from ephemera.janitor.notify import ConsoleNotifier
 from ephemera.janitor.sweep import SweepSettings, sweep
@@ -119,38 +115,12 @@ def _sweeps(store: LeaseStore, now: datetime) -> Times:
 
 
 def _dynamodb(now: datetime) -> Iterator[str]:
-    import boto3
-
     from ephemera.leases.dynamodb import DynamoLeaseStore, create_tables
 
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        _wait(endpoint)
-        os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
-        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench")
-        client = boto3.Session(region_name="us-east-1").client("dynamodb", endpoint_url=endpoint)
+    with moto_server() as moto:
+        client = moto.client("dynamodb")
         create_tables(client, "leases")
         store = DynamoLeaseStore(client, "leases")
         _fill(store, now, MOTO_LEASES)
         times = _sweeps(store, now).text()
         yield f"store queries alone, {MOTO_LEASES:,} leases, dynamodb (moto): {times}"
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
-def _wait(endpoint: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).close()  # noqa: S310
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError("moto server did not start")
