@@ -27,14 +27,18 @@ def _find_root(start: Path) -> Path:
 
 @dataclass(frozen=True)
 class Project:
-    """One project, as one command sees it. The environment files are listed once, on
-    first use, and that listing serves the whole command (`known_environments`): a
-    command that loads 1,000 environments reads the directory once, not 1,000 times.
-    A file added afterwards is seen by the next command (its own Project)."""
+    """One project. The environment files are listed once and the listing kept while
+    the directory's stat says nothing was added, removed or renamed in it
+    (`known_environments`): a command that loads 1,000 environments reads the directory
+    once, not 1,000 times, and a long-lived process (`ephemera serve`) still sees a file
+    added after it started."""
 
     root: Path
     home: Path
-    _listing: list[list[str]] = field(default_factory=list, init=False, compare=False, repr=False)
+    # [(the directory's stat key, the names)]: one entry at most
+    _listing: list[tuple[tuple[int, ...], list[str]]] = field(
+        default_factory=list, init=False, compare=False, repr=False
+    )
 
     @classmethod
     def discover(cls, root: Path | None = None, home: Path | None = None) -> Project:
@@ -126,14 +130,15 @@ class Project:
 
     def known_environments(self) -> list[str]:
         """Names of the environment files, `_defaults.yaml` excluded, sorted; the
-        directory is read on the first call only (see the class docstring)."""
-        if not self._listing:
-            found = []
-            if self.environments_dir.is_dir():
-                found = sorted(
-                    p.stem
-                    for p in self.environments_dir.glob("*.yaml")
-                    if not p.name.startswith("_")
-                )
-            self._listing.append(found)
-        return list(self._listing[0])
+        directory is read again only when its stat changed (see the class docstring)."""
+        try:
+            stat = self.environments_dir.stat()
+            key: tuple[int, ...] = (stat.st_ino, stat.st_mtime_ns, stat.st_ctime_ns)
+        except OSError:
+            key = ()
+        if not self._listing or self._listing[0][0] != key:
+            found = sorted(
+                p.stem for p in self.environments_dir.glob("*.yaml") if not p.name.startswith("_")
+            )
+            self._listing[:] = [(key, found)]
+        return list(self._listing[0][1])

@@ -38,9 +38,18 @@ def test_the_directory_is_read_once_per_project(
     for _ in range(3):
         project.known_environments()
     assert reads == ["*.yaml"]
+    (tmp_path / "environments" / "b-env.yaml").write_text("name: b-env\n# edited\n")
+    assert project.known_environments() == ["a-env", "b-env"] and reads == ["*.yaml"]
+
+
+def test_a_file_added_or_removed_later_is_seen(tmp_path: Path) -> None:
+    """A long-lived process (`ephemera serve`) keeps one Project for its whole life."""
+    project = _project(tmp_path)
+    assert project.known_environments() == ["a-env", "b-env"]
     (tmp_path / "environments" / "c-env.yaml").write_text("name: c-env\n")
-    assert "c-env" not in project.known_environments()  # this command's listing
-    assert "c-env" in Project.discover(root=tmp_path).known_environments()  # the next one's
+    assert project.known_environments() == ["a-env", "b-env", "c-env"]
+    (tmp_path / "environments" / "a-env.yaml").unlink()
+    assert project.known_environments() == ["b-env", "c-env"]
 
 
 def test_callers_get_a_copy(tmp_path: Path) -> None:
