@@ -16,12 +16,13 @@ healthy.
 from __future__ import annotations
 
 import ipaddress
+import queue
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -127,23 +128,46 @@ def health(url: str, timeout: float) -> str:
 def check_all(urls: Iterable[str], deadline: float = DEFAULT_DEADLINE) -> dict[str, str]:
     """`health` of every URL, probed concurrently, all within `deadline` seconds from now:
     a probe gets the time that is left when it starts, one still unanswered at the
-    deadline (or never started, behind MAX_PARALLEL silent hosts) is UNKNOWN."""
+    deadline (or never started, behind MAX_PARALLEL silent hosts) is UNKNOWN.
+
+    The probes run in daemon threads that nobody waits for after the deadline: a name
+    lookup, or a server sending a byte at a time, can outlive a socket timeout, and a
+    pool's threads would be joined at exit (`make status` would wait for them)."""
     results = dict.fromkeys(urls, UNKNOWN)
     if not results:
         return results
     end = time.monotonic() + deadline
-    pool = ThreadPoolExecutor(min(MAX_PARALLEL, len(results)), thread_name_prefix="health")
-    futures = {pool.submit(_health_until, url, end): url for url in results}
-    done, _ = wait(futures, timeout=max(end - time.monotonic(), 0))
-    pool.shutdown(wait=False, cancel_futures=True)  # the stragglers' own timeouts end them
-    for future in done:
-        results[futures[future]] = future.result()
+    pending: queue.SimpleQueue[str] = queue.SimpleQueue()
+    for url in results:
+        pending.put(url)
+    found: dict[str, str] = {}
+    lock = threading.Lock()
+    workers = [
+        threading.Thread(target=_probe_until, args=(pending, found, lock, end), daemon=True)
+        for _ in range(min(MAX_PARALLEL, len(results)))
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(max(end - time.monotonic(), 0))
+    with lock:  # what a straggler finds after this is not read
+        results.update(found)
+        found.clear()
     return results
 
 
-def _health_until(url: str, end: float) -> str:
-    left = end - time.monotonic()
-    return health(url, left) if left > 0 else UNKNOWN
+def _probe_until(
+    pending: queue.SimpleQueue[str], found: dict[str, str], lock: threading.Lock, end: float
+) -> None:
+    """Probe URLs from `pending` while time is left; each result into `found`."""
+    while (left := end - time.monotonic()) > 0:
+        try:
+            url = pending.get_nowait()
+        except queue.Empty:
+            return
+        result = health(url, left)
+        with lock:
+            found[url] = result
 
 
 def connect_host(bind: str) -> str:

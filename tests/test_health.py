@@ -173,11 +173,58 @@ def test_what_does_not_answer_in_time_is_unknown_never_healthy(
     }
 
 
-def test_probes_that_never_started_are_unknown(silent, unused_proxy, monkeypatch) -> None:
-    """Behind MAX_PARALLEL silent hosts, the rest never get a turn before the deadline."""
+def test_probes_that_never_started_are_unknown(server, silent, unused_proxy, monkeypatch) -> None:
+    """Behind MAX_PARALLEL silent hosts, the rest never get a turn before the deadline:
+    a healthy one among them is unknown, never probed."""
+    base, seen = server
     monkeypatch.setattr(health, "MAX_PARALLEL", 1)
-    urls = [silent, f"{silent}?second"]
+    urls = [silent, f"{base}/"]
     assert health.check_all(urls, deadline=1) == dict.fromkeys(urls, health.UNKNOWN)
+    assert seen == []
+
+
+TRICKLE_CLIENT = """
+import sys
+from ephemera import health
+print(health.check_all([sys.argv[1]], deadline=0.5)[sys.argv[1]], flush=True)
+"""
+
+
+def test_a_straggling_probe_does_not_hold_the_process(unused_proxy) -> None:
+    """A server that sends a byte at a time keeps a socket timeout from ever firing; the
+    process that asked still ends when it is done (the probe threads are not joined at
+    exit). Without that, this child would never exit."""
+    import socket
+    import subprocess
+    import sys
+
+    stop = threading.Event()
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+
+    def trickle() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"y" * 100_000:
+                if stop.wait(0.05):
+                    return
+                connection.sendall(bytes([byte]))
+
+    threading.Thread(target=trickle, daemon=True).start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/mockserver/status"
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", TRICKLE_CLIENT, url],
+            capture_output=True,
+            text=True,
+            timeout=60,  # a fail-safe: the answer is due at the 0.5 s deadline
+        )
+    finally:
+        stop.set()
+        listener.close()
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == health.UNKNOWN
 
 
 def test_nothing_to_probe_is_nothing(unused_proxy) -> None:

@@ -45,7 +45,8 @@ def list_envs(
     every: Annotated[bool, Query(alias="all", description="destroyed ones too")] = False,
 ) -> EnvList:
     now = api.clock()
-    rows = [r for r in status_rows(api.project, api.store, now) if every or r.status != DESTROYED]
+    listed = status_rows(api.project, api.store, now, deadline=api.health_deadline)
+    rows = [r for r in listed if every or r.status != DESTROYED]
     return EnvList(generated_at=now, environments=[EnvRow(**r.to_json(now)) for r in rows])
 
 
@@ -54,9 +55,10 @@ def get_env(env: EnvPath, api: Service, who: Reader) -> EnvDetail:
     lease = api.known(env)
     now = api.clock()
     active = next((j for j in api.book.list(env) if not j.done), None)
+    row = status_row(api.project, api.store, env, now, deadline=api.health_deadline)
     return EnvDetail(
         env=env,
-        row=EnvRow(**status_row(api.project, api.store, env, now).to_json(now)),
+        row=EnvRow(**row.to_json(now)),
         lease=LeaseView.model_validate(lease, from_attributes=True) if lease else None,
         outputs=lease.outputs if lease else {},
         active_run=run_view(active, api.log_size(active)) if active else None,

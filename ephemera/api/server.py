@@ -25,6 +25,7 @@ from ephemera.errors import UsageError
 from ephemera.leases import LeaseStore
 from ephemera.mockapi.server import bind_socket, format_host
 from ephemera.project import Project
+from ephemera.session import health_deadline
 
 MAX_CONNECTIONS = 64
 HEADER_LIMIT = 64 * 1024  # bytes h11 buffers of a request head still incomplete
@@ -66,7 +67,8 @@ def build(
         )
     book = JobBook(clock)
     pool = Pool(book, launchers, workers=settings.workers)
-    return Api(project, store, clock, tokens_for(project), book, pool, settings.dispatch)
+    deadline = health_deadline()  # EPHEMERA_HEALTH_TIMEOUT, checked before serving
+    return Api(project, store, clock, tokens_for(project), book, pool, settings.dispatch, deadline)
 
 
 def serve(api: Api, settings: Settings, announce: Any = print) -> None:

@@ -22,6 +22,7 @@ from ephemera.api.tokens import TokenStore
 from ephemera.api.worker import Pool, cli_argv, cli_env
 from ephemera.config.schema import NAME_PATTERN
 from ephemera.durations import Clock
+from ephemera.health import DEFAULT_DEADLINE
 from ephemera.leases import Lease, LeaseStore, new_run_id
 from ephemera.project import Project
 
@@ -45,6 +46,7 @@ class Api:
     book: JobBook
     pool: Pool
     dispatch: str = "local"  # the launcher new runs go to
+    health_deadline: float = DEFAULT_DEADLINE  # seconds for a listing's health probes
 
     def known(self, env: str) -> Lease | None:
         """The env's lease; 404 unless it has an environment file or a lease."""

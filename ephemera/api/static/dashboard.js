@@ -181,7 +181,7 @@ async function renderEnvs() {
     row.dataset.env = env.env;
     cell(row, env.env, "name");
     cell(row, env.status + (env.orphan ? " (orphan)" : ""), `status status-${env.status}`);
-    const health = { true: "healthy", false: "unhealthy" }[env.healthy] || "-";
+    const health = env.health === "not checked" ? "-" : env.health; // or unknown: no answer in time
     cell(row, health, `health ${health}`);
     cell(row, env.owner, "owner");
     timeLeftCell(row, env, details[env.env]);
