@@ -82,7 +82,7 @@ def deploy(
                 outputs = read_outputs(ctx, rendered)
             else:
                 ctx.say(f"==> {env.name}: no changes, nothing to apply")
-                outputs = _unchanged_outputs(ctx, rendered, summary)
+                outputs = _unchanged_outputs(ctx, rendered, summary, saved=saved_plan is not None)
             lease = _mark_active(ctx, env, outputs, run, keep_expiry)
     return DeployResult(lease, summary, summary.has_changes)
 
@@ -144,13 +144,16 @@ def read_outputs(ctx: Context, rendered: Rendered) -> dict[str, Any]:
     return {key: item.get("value") for key, item in json.loads(shown.stdout or "{}").items()}
 
 
-def _unchanged_outputs(ctx: Context, rendered: Rendered, summary: PlanSummary) -> dict[str, Any]:
+def _unchanged_outputs(
+    ctx: Context, rendered: Rendered, summary: PlanSummary, *, saved: bool
+) -> dict[str, Any]:
     """The outputs when nothing was applied: those of the state the plan just read (what
     `terraform output` reads, unchanged since, under the operation lock), without
     another Terraform command. Not the lease's recorded outputs, which can be stale (a
     lost lease, an apply that failed half-way); `terraform output` when the plan carries
-    no state."""
-    if summary.state_outputs is not None:
+    no state, or is a `saved` one (made elsewhere, earlier: the state may have moved on,
+    and Terraform checks that only on an apply)."""
+    if summary.state_outputs is not None and not saved:
         return dict(summary.state_outputs)
     return read_outputs(ctx, rendered)
 

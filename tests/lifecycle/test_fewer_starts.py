@@ -157,7 +157,25 @@ def test_a_plan_without_a_state_has_its_outputs_read(
     _, rendered = lifecycle.prepare(ctx, ENV)
     stateless = lifecycle.PlanSummary(ENV, 0, 0, 0, Path("plan.json"), "digest")
     try:
-        assert deploy_module._unchanged_outputs(ctx, rendered, stateless)["service_id"]
+        assert deploy_module._unchanged_outputs(ctx, rendered, stateless, saved=False)["service_id"]
     finally:
         lifecycle.close_terraform(ctx, ENV)
     assert len(read) == 1
+
+
+def test_a_saved_plan_has_the_outputs_of_the_state_now(
+    ctx: lifecycle.Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A saved plan (made in CI at pull-request time) read a state that may have moved
+    on: a no-change deploy from it reads the state's outputs as they are now."""
+    lifecycle.deploy(ctx, ENV)
+    read = count_outputs(monkeypatch)
+    _, rendered = lifecycle.prepare(ctx, ENV)
+    made_earlier = lifecycle.PlanSummary(
+        ENV, 0, 0, 0, Path("plan.json"), "digest", state_outputs={"service_id": "stale"}
+    )
+    try:
+        now = deploy_module._unchanged_outputs(ctx, rendered, made_earlier, saved=True)
+    finally:
+        lifecycle.close_terraform(ctx, ENV)
+    assert len(read) == 1 and now["service_id"] not in (None, "stale")
