@@ -206,12 +206,16 @@ def candidates(changed: list[str], head: Project) -> set[str] | None:
         return None
     reached = {match.group(1) for match in matches if match}
     named = {Path(path).name for path in changed}
+    # A deleted file is named only at base, which `_names_any` (reading head) cannot see:
+    # its name in the text is enough.
+    gone = {Path(path).name for path in changed if not (head.root / path).exists()}
     if _may_name(head.defaults_file, named):
         return None  # the defaults could name one for everybody: compare everything
     for name in head.known_environments():
-        if name in reached or not _may_name(head.environment_file(name), named):
+        path = head.environment_file(name)
+        if name in reached or not _may_name(path, named):
             continue
-        if _names_any(head, name, set(changed)):
+        if (gone and _may_name(path, gone)) or _names_any(head, name, set(changed)):
             reached.add(name)
     return reached
 

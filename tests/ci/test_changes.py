@@ -396,6 +396,22 @@ def test_an_environment_naming_a_changed_environment_file_is_reached(repo: Fixtu
     assert candidates_of_a_svc_03_change(repo) == {"svc-03", "api-01"}
 
 
+def test_an_environment_naming_a_deleted_environment_file_is_reached(repo: FixtureRepo) -> None:
+    """At base its fingerprint held the file; at head, where it names nothing, too."""
+    edit(
+        repo,
+        "environments/api-01.yaml",
+        "  port:",
+        "  notes_file: environments/svc-03.yaml\n  port:",
+    )
+    base = repo.commit("api-01 names svc-03's file")
+    repo.remove("environments/svc-03.yaml")
+    head = repo.commit("svc-03 deleted")
+    with git.checkout(repo.root, head) as after:
+        reached = changes.candidates(git.changed_paths(repo.root, base, head), after)
+    assert reached == {"svc-03", "api-01"}
+
+
 def candidates_of_a_svc_03_change(repo: FixtureRepo) -> set[str] | None:
     """`candidates` of a commit that changes svc-03's ttl, on top of the repository."""
     base = repo.git("rev-parse", "HEAD")
