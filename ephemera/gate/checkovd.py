@@ -13,8 +13,12 @@ the same loaded state every time, so no scan sees what an earlier one left behin
 - The socket lives in a directory only its owner can enter (`ephemera.gate.checkov`
   makes it so) and a peer whose uid is not ours is refused, so only the user who
   started it can have checks run (a scan loads Python from `--external-checks-dir`).
-- One request per connection: a JSON line `{"argv": [...], "env": {...}, "cwd": "..."}`;
-  the answer, a JSON line `{"returncode": n, "stdout": "...", "stderr": "..."}`.
+- One request per connection: a JSON line `{"argv": [...], "env": {...}, "cwd": "...",
+  "timeout": seconds}`; the answer, a JSON line `{"returncode": n, "stdout": "...",
+  "stderr": "..."}`. A fork still scanning a second after `timeout` is killed (its
+  caller has given up on it).
+- Two checkers started at once for one socket: a lock beside it lets one bind, and the
+  other exits.
 - It exits after IDLE_SECONDS without a request, and at once if another checker
   already answers on SOCKET.
 
@@ -27,9 +31,11 @@ modules are not importable in checkov's interpreter.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
+import signal
 import socket
 import socketserver
 import struct
@@ -43,6 +49,7 @@ from pathlib import Path
 
 MAX_REQUEST = 1 << 20  # bytes
 START_SECONDS = 120.0  # for a checker to load checkov and answer, at most
+KILL_GRACE_SECONDS = 1.0  # a scan's fork outlives its caller's timeout by this, at most
 POLL_SECONDS = 0.05
 
 
@@ -56,8 +63,16 @@ class Scan(socketserver.StreamRequestHandler):
         if not line.strip():
             return  # a caller asking whether a checker answers (`Resident.start`)
         request = json.loads(line)
+        if request.get("timeout"):  # the caller gives up then: so does this fork
+            os.setpgid(0, 0)  # with the workers checkov starts (a group of its own)
+            signal.signal(signal.SIGALRM, _kill_group)
+            signal.setitimer(signal.ITIMER_REAL, float(request["timeout"]) + KILL_GRACE_SECONDS)
         reply = _scan(request["argv"], request["env"], request["cwd"])
         self.wfile.write(json.dumps(reply).encode() + b"\n")
+
+
+def _kill_group(signum: int, frame: object) -> None:
+    os.killpg(0, signal.SIGKILL)
 
 
 class Server(socketserver.ForkingMixIn, socketserver.UnixStreamServer):
@@ -125,11 +140,14 @@ def _answered(path: str) -> bool:
 def main(path: str, idle: float) -> int:
     import checkov.main  # noqa: F401 - the point: loaded once, before the first request
 
-    if _answered(path):
-        return 0
-    Path(path).unlink(missing_ok=True)  # a checker that died left it
-    old_umask = os.umask(0o177)  # the socket: 0600
-    server = Server(path, Scan)
+    old_umask = os.umask(0o177)  # the socket and its lock: 0600
+    # Two checkers starting at once: the second waits here, then finds the first.
+    with open(f"{path}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _answered(path):
+            return 0
+        Path(path).unlink(missing_ok=True)  # a checker that died left it
+        server = Server(path, Scan)
     os.umask(old_umask)
     server.timeout = idle
     try:
@@ -197,7 +215,7 @@ class Resident:
             connection = self._wait_for_checker()
         if connection is None:
             return None
-        request = {"argv": list(argv), "env": dict(env), "cwd": str(cwd)}
+        request = {"argv": list(argv), "env": dict(env), "cwd": str(cwd), "timeout": timeout}
         try:
             with connection:
                 connection.settimeout(timeout)

@@ -9,11 +9,13 @@ import os
 import shutil
 import signal
 import stat
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
-from ephemera.gate import checkov, policy, policycache
+from ephemera.gate import checkov, checkovd, policy, policycache
 from ephemera.project import Project
 from tests.conftest import REPO_ROOT
 
@@ -131,3 +133,62 @@ def test_a_wrapper_script_runs_as_itself(runtime: Path, tmp_path: Path) -> None:
     wrapper.write_text(f"{interpreter}\nimport os, sys\nos.execv({str(CHECKOV)!r}, sys.argv)\n")
     wrapper.chmod(0o755)
     assert checkov.resident(str(wrapper)) is None
+
+
+def test_two_checkers_started_at_once_leave_one(runtime: Path, tmp_path: Path) -> None:
+    """Both load checkov, then race to bind: the lock beside the socket lets one serve
+    and the other leave (without it both bind, and the first is unreachable)."""
+    checker = checkov.resident(str(CHECKOV))
+    assert checker is not None
+    argv = [checker.interpreter, "-P", checkovd.__file__, str(checker.path), "30"]
+    both = [subprocess.Popen(argv, cwd=tmp_path) for _ in range(2)]
+    try:
+        loser = _first_to_exit(both)
+        assert loser.returncode == 0
+        (winner,) = [p for p in both if p is not loser]
+        assert winner.poll() is None and checkers(runtime) == [winner.pid]
+        assert scan(tmp_path, "bind.fail")["bind.fail"]["failed"]  # the winner answers
+        assert checkers(runtime) == [winner.pid]
+    finally:
+        for process in both:
+            process.kill()
+            process.wait()
+
+
+def _first_to_exit(processes: list[subprocess.Popen[bytes]]) -> subprocess.Popen[bytes]:
+    for _ in range(1200):  # a fail-safe of 120 s: the loser leaves once checkov is loaded
+        for process in processes:
+            if process.poll() is not None:
+                return process
+        time.sleep(0.1)
+    raise AssertionError("neither checker left")
+
+
+SLOW_CHECK = """
+import time
+time.sleep(600)  # a custom check that never finishes loading
+"""
+
+
+def test_a_scan_its_caller_gave_up_on_is_killed(runtime: Path, tmp_path: Path) -> None:
+    checks = tmp_path / "slow-checks"
+    checks.mkdir()
+    (checks / "__init__.py").write_text("")
+    (checks / "slow.py").write_text(SLOW_CHECK)
+    plan = tmp_path / "plan"
+    plan.mkdir()
+    shutil.copy(PLANS / "bind.pass.plan.json", plan / "tfplan.json")
+    scan(tmp_path, "bind.pass")  # the checker is up
+    (server,) = checkers(runtime)
+    checker = checkov.resident(str(CHECKOV))
+    assert checker is not None
+    home = tmp_path / "home"
+    argv = ["-f", str(plan / "tfplan.json"), "--external-checks-dir", str(checks), "-o", "json"]
+    with pytest.raises(TimeoutError):
+        checker.scan(argv, checkov.environment(home), home, timeout=1.0)
+    assert len(checkers(runtime)) > 1  # the fork stuck in the scan (and checkov's workers)
+    for _ in range(300):  # a fail-safe of 30 s: they are due to die a second after
+        if checkers(runtime) == [server]:
+            break
+        time.sleep(0.1)
+    assert checkers(runtime) == [server]
