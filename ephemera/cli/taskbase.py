@@ -45,14 +45,19 @@ def prestart_terraform(env: str) -> None:
     """Start the environment's embedded Terraform before the command loads its modules,
     so that the library loads meanwhile (ephemera.terraform.runner.prestart); nothing
     for a name that is not an environment file (the command says what is wrong)."""
+    import re
+
     from ephemera.cli.handler import private_files
+    from ephemera.config.schema import NAME_PATTERN
     from ephemera.errors import EphemeraError
     from ephemera.project import Project
     from ephemera.terraform.runner import prestart
 
+    if not re.fullmatch(NAME_PATTERN, env):
+        return  # not a name: nothing is started, and the command says so
     try:
         project = Project.discover()
-        if env and project.environment_file(env).is_file():
+        if project.environment_file(env).is_file():
             private_files()  # before the child starts: it inherits the umask
             prestart(project, env)
     except (EphemeraError, OSError):

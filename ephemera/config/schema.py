@@ -317,8 +317,8 @@ def remembered_errors(
     remembered by its content and the schema's (an empty file in `cache_dir`), so the
     next command that validates the same document does not even load jsonschema."""
     try:
-        text = json.dumps(document, sort_keys=True, default=lambda v: f"<{type(v).__name__}>{v}")
-    except (TypeError, ValueError):  # keys of mixed types: not remembered
+        text = json.dumps(document, sort_keys=True)
+    except (TypeError, ValueError):  # a date, keys of mixed types: checked every time
         text = None
     marker = None
     if cache_dir is not None and text is not None:

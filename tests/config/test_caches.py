@@ -210,3 +210,16 @@ def test_the_kept_check_is_of_this_checkers_code(
     monkeypatch.setattr(expectations, "load_file", lambda *args: calls.append(args))
     deployable._mockapi_problems(project, path, "expectations/local-demo.json")
     assert len(calls) == 1
+
+
+def test_a_document_holding_a_non_json_value_is_never_remembered(project: Project) -> None:
+    """A YAML date has no JSON text of its own: whatever text stood for it could be a
+    string's, valid where the date is not."""
+    import datetime
+
+    document = {**yaml_document(project), "name": "qa-env"}
+    args = (schema.merged_schema, schema.merged_validator)
+    as_text = {**document, "tags": {"since": "<date>2026-01-01"}}
+    assert schema.remembered_errors(*args, as_text, project.cache_dir) == []
+    dated = {**document, "tags": {"since": datetime.date(2026, 1, 1)}}
+    assert schema.remembered_errors(*args, dated, project.cache_dir)  # a date is no tag value
