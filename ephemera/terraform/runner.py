@@ -215,7 +215,7 @@ class Terraform:
         resident = self._wanted and not os.environ.get("EPHEMERA_TERRAFORM")
         with self._turn if resident else contextlib.nullcontext():
             try:
-                process = self._child().command(args, cwd) if resident else self._spawn(argv, cwd)
+                process = self._command(args, cwd) if resident else self._spawn(argv, cwd)
             except OSError as exc:
                 raise UsageError(
                     f"{where}: cannot run {argv[0]}: {exc.strerror} (check EPHEMERA_TERRAFORM)"
@@ -235,6 +235,17 @@ class Terraform:
                 streamed=not quiet and self.echo is not None,
             )
         return result
+
+    def _command(self, args: Sequence[str], cwd: Path) -> Command:
+        """`args` sent to the resident child; to a new one if it died since it was last
+        seen alive (the pipe to it broke)."""
+        try:
+            return self._child().command(args, cwd)
+        except ConnectionError:  # a broken pipe, a reset: not a missing cwd
+            if self._resident is not None:
+                self._resident.close()
+                self._resident = None
+            return self._child().command(args, cwd)
 
     def _spawn(self, argv: list[str], cwd: Path) -> subprocess.Popen[str]:
         return subprocess.Popen(

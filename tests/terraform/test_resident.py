@@ -97,6 +97,24 @@ def test_a_child_that_died_between_commands_is_replaced(tmp_path: Path) -> None:
         terraform.close()
 
 
+def test_a_child_that_died_unseen_is_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It died after it was last seen alive: the command meets a broken pipe, and goes
+    to a new child instead of failing."""
+    terraform = started(tmp_path)
+    try:
+        terraform.run(["version"], cwd=tmp_path)
+        (child,) = serving_children()
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+        monkeypatch.setattr(type(terraform._resident), "alive", property(lambda self: True))
+        assert terraform.run(["version"], cwd=tmp_path).returncode == 0
+        assert serving_children() not in ([], [child])
+    finally:
+        terraform.close()
+
+
 def test_a_child_killed_during_a_command_fails_that_command_only(tmp_path: Path) -> None:
     root = module(tmp_path, SLOW, "slow")
     terraform = started(tmp_path)
