@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import math
+import os
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -62,3 +64,21 @@ def renewed_expiry(current: datetime | None, ttl: timedelta, now: datetime) -> d
     """A successful apply never shortens a lease: max(current, now + ttl)."""
     fresh = now + ttl
     return fresh if current is None else max(current, fresh)
+
+
+def seconds_setting(name: str, default: float, *, zero: str = "") -> float:
+    """The seconds the environment variable `name` gives (`default` when unset); above 0,
+    or 0 too when `zero` says what 0 means. A UsageError names the variable otherwise."""
+    from ephemera.errors import UsageError
+
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if math.isfinite(value) and (value > 0 or (zero and value == 0)):
+        return value
+    least = f"0 or more (0: {zero})" if zero else "above 0"
+    raise UsageError(f"{name}: expected seconds, {least}, e.g. 3 or 0.5; got {text!r}")

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import re
 from datetime import datetime
 from typing import Any
 
 from ephemera import config, lifecycle
-from ephemera.durations import Clock, system_clock
+from ephemera.durations import Clock, seconds_setting, system_clock
 from ephemera.errors import EphemeraError, UsageError
 from ephemera.health import DEFAULT_DEADLINE
 from ephemera.janitor.notify import Notifier, notifier_for
@@ -95,18 +94,7 @@ def health_deadline(seconds: int = 0) -> float:
         raise UsageError(f"--timeout: seconds for the health checks, at least 1, got {seconds}")
     if seconds:
         return float(seconds)
-    text = os.environ.get("EPHEMERA_HEALTH_TIMEOUT", "").strip()
-    if not text:
-        return DEFAULT_DEADLINE
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise UsageError(
-            f"EPHEMERA_HEALTH_TIMEOUT: expected seconds above 0 (e.g. 3 or 0.5), got {text!r}"
-        )
-    return value
+    return seconds_setting("EPHEMERA_HEALTH_TIMEOUT", DEFAULT_DEADLINE)
 
 
 def open_store(project: Project) -> LeaseStore:

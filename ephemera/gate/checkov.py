@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ephemera.durations import seconds_setting
 from ephemera.errors import CommandError, EphemeraError
 from ephemera.files import read_json, write_json
 from ephemera.gate import checkovd
@@ -143,10 +144,7 @@ def resident(executable: str) -> checkovd.Resident | None:
     runtime directory, and `EPHEMERA_CHECKOV_IDLE` (seconds it waits for the next scan,
     default 600) is not 0. The checker answers only callers whose `PYTHON*` variables
     (what shapes the interpreter it loaded) are those it was started with."""
-    try:
-        idle = float(os.environ.get("EPHEMERA_CHECKOV_IDLE", RESIDENT_IDLE_SECONDS))
-    except ValueError:
-        idle = RESIDENT_IDLE_SECONDS
+    idle = seconds_setting("EPHEMERA_CHECKOV_IDLE", RESIDENT_IDLE_SECONDS, zero="no checker")
     interpreter, installed = _install(executable)
     directory = _runtime_dir()
     if idle <= 0 or interpreter is None or installed is None or directory is None:

@@ -113,5 +113,5 @@ def test_a_silent_environment_is_unknown_within_the_deadline(cli: Cli, port: int
         listener.close()
     refused = cli.ephemera("status", EPHEMERA_HEALTH_TIMEOUT="soon")
     assert refused.returncode == 2
-    assert "EPHEMERA_HEALTH_TIMEOUT: expected seconds above 0" in refused.stderr
+    assert "EPHEMERA_HEALTH_TIMEOUT: expected seconds, above 0" in refused.stderr
     assert cli.ephemera("status", "--timeout", "x").returncode == 2

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from ephemera.errors import UsageError
 from ephemera.gate import checkov, checkovd, policy, policycache
 from ephemera.project import Project
 from tests.conftest import REPO_ROOT
@@ -192,3 +193,12 @@ def test_a_scan_its_caller_gave_up_on_is_killed(runtime: Path, tmp_path: Path) -
             break
         time.sleep(0.1)
     assert checkers(runtime) == [server]
+
+
+@pytest.mark.parametrize("text", ["abc", "-1", "inf", "nan"])
+def test_a_bad_idle_setting_names_the_variable(
+    runtime: Path, monkeypatch: pytest.MonkeyPatch, text: str
+) -> None:
+    monkeypatch.setenv("EPHEMERA_CHECKOV_IDLE", text)
+    with pytest.raises(UsageError, match=r"EPHEMERA_CHECKOV_IDLE: expected seconds, 0 or more"):
+        checkov.resident(str(CHECKOV))
