@@ -77,7 +77,11 @@ def init(ctx: Context, rendered: Rendered, log: IO[str]) -> None:
     def current() -> str:
         snapshot = rendered.work_dir / "tf"
         return initmark.fingerprint(
-            rendered.root_dir, snapshot, rendered.backend_config, terraform.data_dir
+            rendered.root_dir,
+            snapshot,
+            rendered.backend_config,
+            terraform.data_dir,
+            terraform.environment(),
         )
 
     if initmark.is_current(record, current()):

@@ -3,7 +3,8 @@ inputs does not init again.
 
 What an init depends on, and so what its fingerprint covers: the stack snapshot Terraform
 runs in (the stack, every module it calls, the generated backend block and the lock
-file), the backend configuration (`backend.hcl`), which Terraform runs, and the data
+file), the backend configuration (`backend.hcl`), which Terraform runs with which TF_*
+variables and CLI configuration (`TF_CLI_CONFIG_FILE`'s content), and the data
 directory as init left it (every file's path, size and modification time, symlinks
 followed, so a removed provider or module is noticed). A change to any of them, a
 deleted data directory included, makes the next run init.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from ephemera.files import write_private
@@ -24,9 +26,23 @@ from ephemera.terraform.runner import terraform_identity
 RECORD_FILE = "init.sha256"
 
 
-def fingerprint(root_dir: Path, snapshot_dir: Path, backend_config: Path, data_dir: Path) -> str:
-    """sha256 over what an init of `root_dir` (inside `snapshot_dir`) depends on."""
+def fingerprint(
+    root_dir: Path,
+    snapshot_dir: Path,
+    backend_config: Path,
+    data_dir: Path,
+    environment: Mapping[str, str],
+) -> str:
+    """sha256 over what an init of `root_dir` (inside `snapshot_dir`) depends on;
+    `environment`: Terraform's (its TF_* variables and CLI configuration file count)."""
     digest = hashlib.sha256(f"{terraform_identity()}\0{root_dir}\0".encode())
+    settings = sorted(
+        (k, v)
+        for k, v in environment.items()
+        if k.startswith("TF_") and not k.startswith("TF_VAR_")
+    )
+    digest.update(repr(settings).encode())
+    digest.update(_content(Path(environment.get("TF_CLI_CONFIG_FILE") or os.devnull)))
     digest.update(_content(backend_config))
     for path in _files(snapshot_dir):
         digest.update(path.relative_to(snapshot_dir).as_posix().encode() + b"\0")

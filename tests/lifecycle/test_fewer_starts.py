@@ -82,6 +82,18 @@ def test_a_changed_backend_inits_again(ctx: lifecycle.Context, repo: FixtureRepo
     assert commands_of_last_run(ctx) == ["init", "plan"]
 
 
+def test_a_changed_terraform_setting_inits_again(
+    ctx: lifecycle.Context, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lifecycle.plan(ctx, ENV)
+    monkeypatch.setenv("TF_VAR_unused", "a variable: init reads none")
+    lifecycle.plan(ctx, ENV)
+    assert commands_of_last_run(ctx) == ["plan"]
+    monkeypatch.setenv("TF_REGISTRY_CLIENT_TIMEOUT", "20")  # what init reads
+    lifecycle.plan(ctx, ENV)
+    assert commands_of_last_run(ctx) == ["init", "plan"]
+
+
 def test_an_init_that_did_not_finish_is_done_again(
     ctx: lifecycle.Context, monkeypatch: pytest.MonkeyPatch
 ) -> None:
