@@ -154,9 +154,22 @@ def resident(executable: str) -> checkovd.Resident | None:
     shaping = sorted((k, v) for k, v in os.environ.items() if k.startswith("PYTHON"))
     key = (interpreter, installed, str(directory), idle, repr(shaping))
     if key not in _RESIDENTS:
-        identity = f"checkov {installed}, {shaping}"
+        identity = f"checkov {installed}, {shaping}, {_site_packages_stamp(interpreter)}"
         _RESIDENTS[key] = checkovd.Resident(interpreter, identity, directory, idle)
     return _RESIDENTS[key]
+
+
+def _site_packages_stamp(interpreter: str) -> str:
+    """When checkov's interpreter and its packages last changed: a reinstall (pip
+    replaces a package's dist-info) or a new interpreter means a new checker."""
+    prefix = Path(interpreter).parent.parent
+    stamps = []
+    for path in (Path(interpreter).resolve(), *sorted(prefix.glob("lib/python3*/site-packages"))):
+        try:
+            stamps.append(str(path.stat().st_mtime_ns))
+        except OSError:
+            stamps.append("missing")
+    return ":".join(stamps)
 
 
 def prestart(executable: str) -> None:

@@ -19,8 +19,9 @@ the same loaded state every time, so no scan sees what an earlier one left behin
   caller has given up on it).
 - Two checkers started at once for one socket: a lock beside it lets one bind, and the
   other exits.
-- It exits after IDLE_SECONDS without a request, and at once if another checker
-  already answers on SOCKET.
+- It exits after IDLE_SECONDS without a request, after an hour between two scans (the
+  next caller starts a fresh one: nothing it loaded lives longer), and at once if
+  another checker already answers on SOCKET.
 
 The caller's side is `Resident` (used by `ephemera.gate.checkov.run`, the one runner):
 it finds the checker of a checkov install, starts it when none answers, and asks it.
@@ -49,6 +50,7 @@ from pathlib import Path
 
 MAX_REQUEST = 1 << 20  # bytes
 START_SECONDS = 120.0  # for a checker to load checkov and answer, at most
+LIFETIME_SECONDS = 3600.0  # then it leaves (once idle between scans) for a fresh one
 KILL_GRACE_SECONDS = 1.0  # a scan's fork outlives its caller's timeout by this, at most
 POLL_SECONDS = 0.05
 
@@ -150,12 +152,13 @@ def main(path: str, idle: float) -> int:
         server = Server(path, Scan)
     os.umask(old_umask)
     server.timeout = idle
+    retire = time.monotonic() + LIFETIME_SECONDS
     try:
         while True:
             server.idle = False
             server.handle_request()
             server.collect_children()
-            if server.idle and not server.active_children:
+            if (server.idle or time.monotonic() > retire) and not server.active_children:
                 return 0
     finally:
         server.server_close()

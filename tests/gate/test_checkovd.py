@@ -202,3 +202,23 @@ def test_a_bad_idle_setting_names_the_variable(
     monkeypatch.setenv("EPHEMERA_CHECKOV_IDLE", text)
     with pytest.raises(UsageError, match=r"EPHEMERA_CHECKOV_IDLE: expected seconds, 0 or more"):
         checkov.resident(str(CHECKOV))
+
+
+def test_a_reinstalled_checkov_gets_a_new_checker(
+    runtime: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pip replacing a package changes site-packages: the old checker is not asked."""
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    site = venv / "lib" / "python3.11" / "site-packages"
+    (site / "checkov-9.9.9.dist-info").mkdir(parents=True)
+    (venv / "bin" / "python").symlink_to(CHECKOV.read_text().splitlines()[0][2:].strip())
+    script = venv / "bin" / "checkov"
+    script.write_text(f"#!{venv / 'bin' / 'python'}\n")
+    script.chmod(0o755)
+    before = checkov.resident(str(script))
+    assert before is not None
+    os.utime(site, ns=(site.stat().st_atime_ns, site.stat().st_mtime_ns + 10**9))
+    monkeypatch.setattr(checkov, "_RESIDENTS", {})
+    after = checkov.resident(str(script))
+    assert after is not None and after.path != before.path
