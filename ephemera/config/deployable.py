@@ -13,9 +13,7 @@ Each problem is placed at the YAML line of the key it is about.
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import importlib.util
 import json
 import socket
 from collections.abc import Callable
@@ -28,7 +26,7 @@ from ephemera.config.stackvars import stack_variables
 from ephemera.config.tfcheck import validation_failures
 from ephemera.environment import Environment
 from ephemera.errors import Problem
-from ephemera.files import keep_json, read_json
+from ephemera.files import code_digest, keep_json, read_json
 from ephemera.health import endpoint
 from ephemera.leases import DESTROYED, LeaseStore
 from ephemera.project import Project
@@ -104,7 +102,9 @@ def _mockapi_problems(project: Project, path: Path, shown: str) -> list[str]:
         content = path.read_bytes()
     except OSError as exc:
         return [f"{shown}: cannot read: {exc.strerror}"]
-    key = hashlib.sha256(b"\0".join([content, shown.encode(), _checker_digest()])).hexdigest()
+    key = hashlib.sha256(
+        b"\0".join([content, shown.encode(), code_digest("ephemera.mockapi").encode()])
+    ).hexdigest()
     entry = project.cache_dir / "expectations" / f"{key}.json"
     kept = read_json(entry)
     if isinstance(kept, list) and all(isinstance(m, str) for m in kept):
@@ -119,18 +119,6 @@ def _mockapi_problems(project: Project, path: Path, shown: str) -> list[str]:
         found = list(exc.problems)
     keep_json(entry, found)
     return found
-
-
-@functools.cache
-def _checker_digest() -> bytes:
-    """sha256 over the mock API package's source (the checker's code), found without
-    importing it."""
-    spec = importlib.util.find_spec("ephemera.mockapi")
-    folder = Path(spec.origin).parent if spec is not None and spec.origin else None
-    digest = hashlib.sha256()
-    for source in sorted(folder.glob("*.py")) if folder is not None else []:
-        digest.update(source.name.encode() + b"\0" + source.read_bytes())
-    return digest.digest()
 
 
 def _json_problems(path: Any, shown: str) -> list[str]:

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from ephemera.config.yamlload import format_path, type_name
 from ephemera.environment import PROVIDED_VARIABLES
 from ephemera.errors import UsageError
-from ephemera.files import keep_json, read_json
+from ephemera.files import code_digest, keep_json, read_json
 from ephemera.terraform.types import ANY, TfType, TypeSyntaxError, parse_type
 
 if TYPE_CHECKING:
@@ -79,8 +79,6 @@ class StackVariable:
 
 
 _CACHE: dict[Path, tuple[int, int, dict[str, StackVariable]]] = {}
-# Bump when what is parsed out of variables.tf changes: older cache files are then ignored.
-DISK_CACHE_FORMAT = 1
 
 
 def _hcl_load(handle: Any) -> dict[str, Any]:
@@ -153,7 +151,8 @@ def _disk_entry(path: Path, cache_dir: Path) -> Path | None:
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
         return None
-    return cache_dir / f"{digest}-{DISK_CACHE_FORMAT}.json"
+    parser = code_digest("ephemera.config.stackvars", "hcl2", "lark")[:16]  # its answer's code
+    return cache_dir / f"{digest}-{parser}.json"
 
 
 def _from_disk(entry: Path) -> dict[str, StackVariable] | None:

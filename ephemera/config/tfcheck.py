@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ephemera.config.stackvars import stack_variables
 from ephemera.environment import Environment
-from ephemera.files import keep_json, read_json
+from ephemera.files import code_digest, keep_json, read_json
 from ephemera.project import Project
 from ephemera.terraform.render import tfvars_text
 from ephemera.terraform.runner import Terraform, terraform_identity
@@ -40,7 +40,8 @@ def validation_failures(project: Project, env: Environment) -> list[tuple[str | 
         return []
     source = (project.stack_dir(env.stack) / "variables.tf").read_text(encoding="utf-8")
     tfvars = tfvars_text(env, project, set(declared))
-    key = hashlib.sha256(f"{source}\0{tfvars}\0{terraform_identity()}".encode()).hexdigest()
+    code = code_digest("ephemera.config.tfcheck")
+    key = hashlib.sha256(f"{source}\0{tfvars}\0{terraform_identity()}\0{code}".encode()).hexdigest()
     if key not in _RESULTS:
         kept = not any(_IMPURE.search(condition) for condition in conditions)
         _RESULTS[key] = _kept_plan(project, key, source, tfvars, env.name, kept)
