@@ -15,8 +15,11 @@ import importlib.util
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
 
 
 def write_private(path: Path, text: str) -> None:
@@ -52,6 +55,16 @@ def keep_json(path: Path, data: Any) -> None:
         write_json(path, data)
 
 
+def stat_stamp(path: Path) -> str:
+    """`size:mtime_ns` of the file (symlinks followed), "missing" when there is none:
+    what changes when the file does, for the fingerprints of what depends on it."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return "missing"
+    return f"{stat.st_size}:{stat.st_mtime_ns}"
+
+
 @functools.cache
 def code_digest(*modules: str) -> str:
     """sha256 over the files of `modules` (a package: every file in its folder, its
@@ -68,9 +81,8 @@ def code_digest(*modules: str) -> str:
             continue
         package = spec.submodule_search_locations is not None
         for source in _sources(origin.parent) if package else [origin]:
-            stat = source.stat()
             where = source.relative_to(origin.parent)
-            digest.update(f"{name}/{where}:{stat.st_size}:{stat.st_mtime_ns}\0".encode())
+            digest.update(f"{name}/{where}:{stat_stamp(source)}\0".encode())
     return digest.hexdigest()
 
 
@@ -80,3 +92,28 @@ def _sources(folder: Path) -> list[Path]:
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
         found += [Path(top) / n for n in sorted(names) if not n.endswith(".pyc")]
     return found
+
+
+class FileMemo(Generic[T]):
+    """What was computed from a file, kept in this process while the file's modification
+    time and size are unchanged: 1,000 environments of one stack read its files once."""
+
+    def __init__(self) -> None:
+        self._kept: dict[Path, tuple[tuple[int, int], T]] = {}
+
+    def get(self, path: Path, compute: Callable[[], T], missing: T) -> T:
+        """`compute()` for this version of `path`, once; `missing` when it is not there."""
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return missing
+        version = (stat.st_mtime_ns, stat.st_size)
+        kept = self._kept.get(path)
+        if kept is not None and kept[0] == version:
+            return kept[1]
+        value = compute()
+        self._kept[path] = (version, value)
+        return value
+
+    def clear(self) -> None:
+        self._kept.clear()

@@ -11,6 +11,7 @@ from typing import Any
 from ephemera.config import yamlload
 from ephemera.config.yamlload import Document, KeyPath, format_path
 from ephemera.errors import Problem
+from ephemera.files import FileMemo
 from ephemera.project import Project
 
 
@@ -20,22 +21,13 @@ def load_document(path: Path, display: str | None = None) -> Document:
     return yamlload.load(Path(path), display, require_mapping=True)
 
 
-_DEFAULTS: dict[Path, tuple[int, int, Document]] = {}
+_DEFAULTS: FileMemo[Document | None] = FileMemo()
 
 
 def load_defaults(project: Project) -> Document | None:
     """environments/_defaults.yaml (None when absent), cached per file version."""
     path = project.defaults_file
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        return None
-    cached = _DEFAULTS.get(path)
-    if cached is not None and cached[:2] == (stat.st_mtime_ns, stat.st_size):
-        return cached[2]
-    doc = load_document(path, project.relative(path))
-    _DEFAULTS[path] = (stat.st_mtime_ns, stat.st_size, doc)
-    return doc
+    return _DEFAULTS.get(path, lambda: load_document(path, project.relative(path)), None)
 
 
 def merged_document(project: Project, name: str) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from ephemera.config import yamlload
 from ephemera.config.schema import remembered_errors
 from ephemera.durations import DURATION_PATTERN
 from ephemera.errors import ValidationError
+from ephemera.files import FileMemo
 
 MANIFEST = "stack.yaml"
 ADDRESS_PATTERN = (
@@ -139,7 +140,7 @@ class StackManifest:
     listen: dict[str, str] = field(default_factory=dict)  # "port"/"address" → variable
 
 
-_CACHE: dict[Path, tuple[int, int, StackManifest]] = {}
+_CACHE: FileMemo[StackManifest] = FileMemo()
 
 
 def load_manifest(
@@ -151,16 +152,7 @@ def load_manifest(
     reads its manifest once; with `cache_dir`, its validity is remembered by content
     (`schema.remembered_errors`)."""
     path = Path(stack_dir) / MANIFEST
-    try:
-        stat = path.stat()
-    except OSError:
-        return StackManifest()
-    cached = _CACHE.get(path)
-    if cached is not None and cached[:2] == (stat.st_mtime_ns, stat.st_size):
-        return cached[2]
-    manifest = _read(path, display, cache_dir)
-    _CACHE[path] = (stat.st_mtime_ns, stat.st_size, manifest)
-    return manifest
+    return _CACHE.get(path, lambda: _read(path, display, cache_dir), StackManifest())
 
 
 def _read(path: Path, display: str | None, cache_dir: Path | None) -> StackManifest:

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 from ephemera.config.yamlload import format_path, type_name
 from ephemera.environment import PROVIDED_VARIABLES
 from ephemera.errors import UsageError
-from ephemera.files import code_digest, keep_json, read_json
+from ephemera.files import FileMemo, code_digest, keep_json, read_json
 from ephemera.terraform.types import ANY, TfType, TypeSyntaxError, parse_type
 
 if TYPE_CHECKING:
@@ -78,7 +78,7 @@ class StackVariable:
         return all(tested.search(c) for c in self.conditions)
 
 
-_CACHE: dict[Path, tuple[int, int, dict[str, StackVariable]]] = {}
+_CACHE: FileMemo[dict[str, StackVariable]] = FileMemo()
 
 
 def _hcl_load(handle: Any) -> dict[str, Any]:
@@ -127,21 +127,18 @@ def read_stack_variables(
     naming the file and line when it cannot be read; such a file is never cached.
     """
     path = Path(stack_dir) / "variables.tf"
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        return {}
-    cached = _CACHE.get(path)
-    if cached is not None and cached[:2] == (stat.st_mtime_ns, stat.st_size):
-        return dict(cached[2])
+    return dict(_CACHE.get(path, lambda: _read(path, cache_dir), {}))
+
+
+def _read(path: Path, cache_dir: Path | None) -> dict[str, StackVariable]:
+    """From the disk cache when it has this content, else parsed (and kept there)."""
     entry = _disk_entry(path, cache_dir) if cache_dir is not None else None
     variables = _from_disk(entry) if entry is not None else None
     if variables is None:
         variables = _parse_variables_file(path)
         if entry is not None:
             _to_disk(entry, variables)
-    _CACHE[path] = (stat.st_mtime_ns, stat.st_size, variables)
-    return dict(variables)
+    return variables
 
 
 def _disk_entry(path: Path, cache_dir: Path) -> Path | None:

