@@ -56,6 +56,7 @@ from ephemera.ci.fingerprint import (
     source_fingerprint,
 )
 from ephemera.ci.git import changed_paths, checkout, compare_range
+from ephemera.config import documents
 from ephemera.errors import EphemeraError, Problem, ValidationError
 from ephemera.project import Project
 
@@ -209,13 +210,13 @@ def candidates(changed: list[str], head: Project) -> set[str] | None:
     # A deleted file is named only at base, which `_names_any` (reading head) cannot see:
     # its name in the text is enough.
     gone = {Path(path).name for path in changed if not (head.root / path).exists()}
-    if _may_name(head.defaults_file, named):
+    if documents.may_spell(head.defaults_file, named):
         return None  # the defaults could name one for everybody: compare everything
     for name in head.known_environments():
         path = head.environment_file(name)
-        if name in reached or not _may_name(path, named):
+        if name in reached or not documents.may_spell(path, named):
             continue
-        if (gone and _may_name(path, gone)) or _names_any(head, name, set(changed)):
+        if (gone and documents.may_spell(path, gone)) or _names_any(head, name, set(changed)):
             reached.add(name)
     return reached
 
@@ -225,15 +226,6 @@ def _has_symlinks(root: Path) -> bool:
         if any(os.path.islink(os.path.join(top, entry)) for entry in (*dirs, *files)):
             return True
     return False
-
-
-def _may_name(path: Path, names: set[str]) -> bool:
-    """Whether the YAML file's text could hold a value naming one of the files `names`."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        return path.exists()  # unreadable but there: assume it might
-    return "\\" in text or any(name in text for name in names)
 
 
 def _names_any(project: Project, name: str, paths: set[str]) -> bool:

@@ -286,6 +286,7 @@ def extend_ttl(env: str, duration: str, reason: str = "") -> None:
 
 def ttl_sweep(dry_run: bool = False, max_destroys: int = -1, as_json: bool = False) -> None:
     """The local janitor: destroy what expired (in-process), warn what is about to."""
+    from ephemera.config import horizon
     from ephemera.janitor.dispatch import LocalDispatcher
     from ephemera.janitor.notify import RoutingNotifier
     from ephemera.janitor.summary import format_summary
@@ -305,7 +306,7 @@ def ttl_sweep(dry_run: bool = False, max_destroys: int = -1, as_json: bool = Fal
         notifier=RoutingNotifier(lambda name: session.notifier(project, name)),
         settings=SweepSettings(
             ladders=lambda name: config.load_environment(project, name).warnings,
-            warning_horizon=_warning_horizon(project),
+            warning_horizon=horizon.warning_horizon(project),
             resource_count=lambda lease: states.local_count(project, lease.env),
             env_exists=set(project.known_environments()).__contains__,
             dry_run=dry_run,
@@ -320,40 +321,3 @@ def ttl_sweep(dry_run: bool = False, max_destroys: int = -1, as_json: bool = Fal
         raise EphemeraError(
             "ttl sweep: some environments failed (see above)", exit_code=EXIT_FAILED
         )
-
-
-def _warning_horizon(project: Project) -> timedelta:
-    """The longest warning rung of any environment (or the default ladder), read from the
-    merged files without validating each (the horizon only bounds which leases the sweep
-    asks about; each due lease's own ladder comes from its validated environment). A
-    file that does not say `warnings` (nor holds an escape that could spell it) has the
-    defaults' ladder, read once; only the others are parsed."""
-    from ephemera.config.documents import load_defaults, merged_document
-    from ephemera.janitor.ladder import DEFAULT_LADDER, DEFAULT_WARNINGS
-
-    try:
-        defaults = load_defaults(project)
-    except EphemeraError:
-        defaults = None
-    inherited = (defaults.data if defaults else {}).get("warnings", DEFAULT_WARNINGS)
-    ladders = [DEFAULT_LADDER, _ladder(inherited)]
-    for name in project.known_environments():
-        try:
-            text = project.environment_file(name).read_text(encoding="utf-8")
-            if "warnings" in text or "\\" in text:
-                merged = merged_document(project, name)
-                ladders.append(_ladder(merged.get("warnings", DEFAULT_WARNINGS)))
-        except (OSError, UnicodeDecodeError, EphemeraError):
-            continue
-    return max(rung for ladder in ladders for rung in ladder)
-
-
-def _ladder(spec: object) -> tuple[timedelta, ...]:
-    """The rungs of a `warnings` value; none for one that is not a ladder (validation
-    says what is wrong with it)."""
-    from ephemera.janitor.ladder import parse_ladder
-
-    try:
-        return parse_ladder(spec)  # type: ignore[arg-type]
-    except (EphemeraError, TypeError, ValueError):
-        return ()

@@ -83,3 +83,14 @@ class SourceFiles:
         if self.defaults is None:
             return self.problem(path, message)
         return self.defaults.problem(path, message)
+
+
+def may_spell(path: Path, words: set[str]) -> bool:
+    """Whether the YAML file's text could hold one of `words`: it has one, or an escape
+    (which could spell anything); an unreadable file that is there could too. A cheap
+    test before parsing a file for what few files say."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return path.exists()
+    return "\\" in text or any(word in text for word in words)

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from ephemera import config
-from ephemera.cli import commands
-from ephemera.config import documents
+from ephemera.config import documents, horizon
 from ephemera.project import Project
 
 
@@ -36,13 +35,13 @@ def test_the_horizon_is_the_longest_rung_of_any_file(
 
     monkeypatch.setattr(config, "load_environment", never)
     project = Project(root=tmp_path, home=tmp_path / ".ephemera")
-    assert commands._warning_horizon(project) == timedelta(days=4)
+    assert horizon.warning_horizon(project) == timedelta(days=4)
 
 
 def test_without_environments_the_default_ladder(tmp_path: Path) -> None:
     (tmp_path / "environments").mkdir()
     project = Project(root=tmp_path, home=tmp_path / ".ephemera")
-    assert commands._warning_horizon(project) == timedelta(hours=24)
+    assert horizon.warning_horizon(project) == timedelta(hours=24)
 
 
 def test_only_the_files_that_say_warnings_are_parsed(
@@ -59,5 +58,5 @@ def test_only_the_files_that_say_warnings_are_parsed(
         documents, "merged_document", lambda p, name: parsed.append(name) or original(p, name)
     )
     project = Project(root=tmp_path, home=tmp_path / ".ephemera")
-    assert commands._warning_horizon(project) == timedelta(days=3)
+    assert horizon.warning_horizon(project) == timedelta(days=3)
     assert sorted(parsed) == ["escaped", "own"]
