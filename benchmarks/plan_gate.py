@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import shutil
 import statistics
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,11 +34,11 @@ from benchmarks.measure import (
     compile_bytecode,
     interleaved,
     paired,
+    raw_terraform,
     record,
 )
 from benchmarks.project import free_port, scratch_project
 from ephemera.project import Project
-from ephemera.terraform.runner import for_environment
 
 ROUNDS = 7
 FIRST_ROUNDS = 3
@@ -108,9 +107,7 @@ def _first_cold(env: dict, cache: Path) -> tuple[Times, Times]:
 def _raw(root: Path, home: Path, env: dict):  # noqa: ANN202
     project = Project(root=root.resolve(), home=home.resolve())
     work = project.work_dir(ENV)
-    terraform_env = {**for_environment(project, ENV).environment(), **env}
-    terraform_env.pop("PYTHONDONTWRITEBYTECODE", None)
-    child = [sys.executable, "-m", "ephemera.terraform.child"]
+    child, terraform_env = raw_terraform(project, ENV, env)
     plan_file = work / "raw.plan"
     tfvars = work / "terraform.tfvars"
     cwd = work / "tf" / "stacks" / "local-mock-api"

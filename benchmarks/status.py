@@ -22,9 +22,8 @@ from pathlib import Path
 
 from benchmarks.measure import bench_env, cli, compile_bytecode, goal, interleaved
 from benchmarks.mockapi_throughput import _mockapi
-from benchmarks.project import REPO_ROOT, scratch_project
+from benchmarks.project import REPO_ROOT, live_project
 from ephemera.health import DEFAULT_DEADLINE
-from ephemera.leases import ACTIVE, Lease, SqliteLeaseStore
 
 COUNT = 1000
 ROUNDS = 9
@@ -61,30 +60,8 @@ def _measure(label: str, root: Path, rounds: int, limit: float, health: str) -> 
 
 
 def _project(url: str) -> Path:
-    root = scratch_project()
-    store = SqliteLeaseStore(root / ".ephemera" / "leases.db")
-    now = datetime.now(UTC)
-    for index in range(COUNT):
-        name = f"bench-{index:04d}"
-        (root / "environments" / f"{name}.yaml").write_text(
-            f"name: {name}\nstack: local-mock-api\ntarget: local\nowner: b@example.com\n"
-            f"ttl: 4h\nvariables:\n  port: {10000 + index}\n"
-            "  expectations_file: expectations/local-demo.json\n"
-        )
-        store.create(
-            Lease(
-                env=name,
-                target="local",
-                stack="local-mock-api",
-                owner="b@example.com",
-                status=ACTIVE,
-                created_at=now,
-                applied_at=now,
-                expires_at=now + timedelta(hours=4),
-                outputs={"url": url, "health_url": f"{url}/mockserver/status"},
-            )
-        )
-    return root
+    outputs = {"url": url, "health_url": f"{url}/mockserver/status"}
+    return live_project(COUNT, datetime.now(UTC), timedelta(hours=4), outputs)
 
 
 class _silent:  # noqa: N801 - a context manager, used as one

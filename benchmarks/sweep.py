@@ -22,11 +22,11 @@ from pathlib import Path
 
 from benchmarks.measure import Times, bench_env, cli, compile_bytecode, goal, interleaved, paired
 from benchmarks.motoserver import moto_server
-from benchmarks.project import scratch_project
+from benchmarks.project import live_lease, live_project
 from ephemera.janitor.dispatch import LocalDispatcher
 from ephemera.janitor.notify import ConsoleNotifier
 from ephemera.janitor.sweep import SweepSettings, sweep
-from ephemera.leases import ACTIVE, Lease, LeaseStore, SqliteLeaseStore
+from ephemera.leases import LeaseStore, SqliteLeaseStore
 
 SMALL, LARGE = 10, 1000
 ROUNDS = 9
@@ -34,6 +34,7 @@ GOAL = 2.0
 STORE_LEASES = 10_000
 MOTO_LEASES = 2_000  # moto fills slowly; the queries do not grow with the count
 STORE_ROUNDS = 5
+LIVE_FOR = timedelta(days=3)
 
 
 def run() -> Iterator[str]:
@@ -62,30 +63,9 @@ def run() -> Iterator[str]:
 
 
 def _project(count: int, now: datetime) -> Path:
-    root = scratch_project()
-    store = SqliteLeaseStore(root / ".ephemera" / "leases.db")
-    for index in range(count):
-        name = f"bench-{index:04d}"
-        own = "warnings: [48h, 2h]\n" if index % 10 == 0 else ""  # one in ten has its own
-        (root / "environments" / f"{name}.yaml").write_text(
-            f"name: {name}\nstack: local-mock-api\ntarget: local\nowner: b@example.com\n"
-            f"ttl: 4h\n{own}variables:\n  port: {10000 + index}\n"
-            "  expectations_file: expectations/local-demo.json\n"
-        )
-        store.create(_lease(name, now))
-    return root
-
-
-def _lease(name: str, now: datetime) -> Lease:
-    return Lease(
-        env=name,
-        target="local",
-        stack="local-mock-api",
-        owner="b@example.com",
-        status=ACTIVE,
-        created_at=now,
-        expires_at=now + timedelta(days=3),
-    )
+    """Nothing due: every lease expires in three days; one file in ten has its own ladder."""
+    own = "warnings: [48h, 2h]\n"
+    return live_project(count, now, LIVE_FOR, extra=lambda i: own if i % 10 == 0 else "")
 
 
 def _store_queries(now: datetime) -> Iterator[str]:
@@ -97,7 +77,7 @@ def _store_queries(now: datetime) -> Iterator[str]:
 
 def _fill(store: LeaseStore, now: datetime, count: int = STORE_LEASES) -> None:
     for index in range(count):
-        store.create(_lease(f"bench-{index:05d}", now))
+        store.create(live_lease(f"bench-{index:05d}", now, LIVE_FOR, {}))
 
 
 def _sweeps(store: LeaseStore, now: datetime) -> Times:
