@@ -14,7 +14,7 @@ The project holds local-demo, deployed once (untimed). In interleaved rounds:
 
 Goal: cold <= 1.5 x warm + 0.3 s (median of the paired rounds), for the cold plan; the
 first cold plan is printed against the same goal, which it does not meet: checkov
-takes longer to load (~2 s) than a whole plan, so its start cannot hide behind one.
+takes longer to load (~1.4 s) than a whole plan, so its start cannot hide behind one.
 """
 
 from __future__ import annotations
