@@ -9,6 +9,10 @@ from typing import Any
 
 # Stack inputs that Ephemera supplies itself. A stack receives each one it
 # declares in its variables.tf; an environment file may not set them.
+# An environment's name: also a directory, a state key and a DNS label (JSON Schema's
+# regex dialect; config.schema uses it in the schema).
+NAME_PATTERN = r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$"
+
 PROVIDED_VARIABLES = (
     "environment",
     "owner",

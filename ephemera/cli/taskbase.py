@@ -48,7 +48,7 @@ def prestart_terraform(env: str) -> None:
     import re
 
     from ephemera.cli.handler import private_files
-    from ephemera.config.schema import NAME_PATTERN
+    from ephemera.environment import NAME_PATTERN
     from ephemera.errors import EphemeraError
     from ephemera.project import Project
     from ephemera.terraform.runner import prestart

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from ephemera.durations import DURATION_PATTERN
-from ephemera.environment import PROVIDED_VARIABLES
+from ephemera.environment import NAME_PATTERN, PROVIDED_VARIABLES
 from ephemera.files import keep_json
 
 if TYPE_CHECKING:
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
     from jsonschema import Draft202012Validator
 
-NAME_PATTERN = r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$"
 STACK_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-[0-9]+$"
