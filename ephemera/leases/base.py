@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,6 +52,10 @@ class Lease:
     def evolve(self, **changes: Any) -> Lease:
         """A copy with `changes`; the store bumps `version` when it writes it."""
         return replace(self, **changes)
+
+
+# The fields of a Lease that hold a time: what every store writes as text (leases/codec.py).
+LEASE_TIMES = tuple(f.name for f in fields(Lease) if str(f.type).startswith("datetime"))
 
 
 @dataclass(frozen=True)

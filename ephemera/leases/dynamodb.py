@@ -58,7 +58,14 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from ephemera.leases.base import Lease, LeaseConflict, LeaseStore, OpLock, RunRecord
+from ephemera.leases.base import (
+    LEASE_TIMES,
+    Lease,
+    LeaseConflict,
+    LeaseStore,
+    OpLock,
+    RunRecord,
+)
 from ephemera.leases.codec import from_text, to_text
 from ephemera.leases.holders import Holder
 
@@ -66,14 +73,6 @@ STATUS_EXPIRY_INDEX = "status-expires_at"
 RUNS_TABLE_SUFFIX = "-runs"
 LOCK_PREFIX = "lock#"
 
-_LEASE_TIMES = (
-    "created_at",
-    "applied_at",
-    "expires_at",
-    "next_attempt_at",
-    "status_changed_at",
-    "claim_deadline",
-)
 _LEASE_TEXTS = ("target", "stack", "owner", "status", "last_run_id", "status_reason")
 _RUN_TEXTS = ("op", "actor", "commit", "result", "log_path", "detail", "client")
 _RUN_COUNTS = ("added", "changed", "destroyed")
@@ -158,7 +157,7 @@ def _lease_item(lease: Lease) -> dict[str, dict[str, Any]]:
     item: dict[str, dict[str, Any] | None] = {"env": {"S": lease.env}}
     for name in _LEASE_TEXTS:
         item[name] = _text(getattr(lease, name))
-    for name in _LEASE_TIMES:
+    for name in LEASE_TIMES:
         item[name] = _text(to_text(getattr(lease, name)))
     item["protected"] = {"BOOL": bool(lease.protected)}
     item["attempts"] = _number(lease.attempts)
@@ -178,7 +177,7 @@ def _lease_from_item(item: dict[str, Any]) -> Lease:
         data[name] = _read_text(item, name)
     for name in ("target", "stack", "owner", "status"):
         data[name] = data[name] or ""
-    for name in _LEASE_TIMES:
+    for name in LEASE_TIMES:
         data[name] = from_text(_read_text(item, name))
     data["protected"] = bool(item.get("protected", {}).get("BOOL", False))
     data["attempts"] = int(item.get("attempts", {}).get("N", "0"))

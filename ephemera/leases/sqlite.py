@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from ephemera.errors import UsageError
-from ephemera.leases.base import Lease, LeaseConflict, LeaseStore, OpLock, RunRecord
+from ephemera.leases.base import (
+    LEASE_TIMES,
+    Lease,
+    LeaseConflict,
+    LeaseStore,
+    OpLock,
+    RunRecord,
+)
 from ephemera.leases.codec import from_text, to_text
 from ephemera.leases.holders import Holder
 
@@ -88,19 +95,11 @@ class LeaseStoreUnreadable(UsageError):
 
 
 _LEASE_COLUMNS = [f.name for f in fields(Lease)]
-_TIME_FIELDS = {
-    "created_at",
-    "applied_at",
-    "expires_at",
-    "next_attempt_at",
-    "status_changed_at",
-    "claim_deadline",
-}
 
 
 def _lease_row(lease: Lease) -> dict[str, Any]:
     row = asdict(lease)
-    for name in _TIME_FIELDS:
+    for name in LEASE_TIMES:
         row[name] = to_text(row[name])
     row["protected"] = int(lease.protected)
     row["warnings_sent"] = json.dumps(list(lease.warnings_sent))
@@ -111,7 +110,7 @@ def _lease_row(lease: Lease) -> dict[str, Any]:
 
 def _lease_from_row(row: sqlite3.Row) -> Lease:
     data = dict(row)
-    for name in _TIME_FIELDS:
+    for name in LEASE_TIMES:
         data[name] = from_text(data[name])
     data["protected"] = bool(data["protected"])
     data["warnings_sent"] = tuple(json.loads(data["warnings_sent"]))
